@@ -1,0 +1,59 @@
+//! Signing key listing and rotation.
+
+use serde_json::json;
+
+use super::Actor;
+use crate::config::{Config, SigningAlg};
+use crate::error::OAuthError;
+use crate::keys::{KeyInfo, KeyRing};
+use crate::store::{AuditEvent, Store};
+
+pub async fn list(store: &Store, keys: &KeyRing, now: i64) -> Result<Vec<KeyInfo>, OAuthError> {
+    let rows = store.list_signing_keys(now).await?;
+    Ok(keys.describe(&rows, now))
+}
+
+/// Adds a new key for each algorithm in `algs` (all when empty), signing from
+/// `now + activate_in`. The key it replaces stays published until every token it signed has
+/// expired: the longest access or ID token lifetime past the switch.
+pub async fn rotate(
+    store: &Store,
+    keys: &KeyRing,
+    config: &Config,
+    actor: &Actor,
+    algs: &[SigningAlg],
+    activate_in: u64,
+    now: i64,
+) -> Result<Vec<KeyInfo>, OAuthError> {
+    let algs: Vec<SigningAlg> = if algs.is_empty() {
+        SigningAlg::ALL.to_vec()
+    } else {
+        algs.to_vec()
+    };
+    let valid_from = now + activate_in as i64;
+    let longest = store
+        .max_resource_token_lifetime()
+        .await?
+        .unwrap_or(0)
+        .max(config.tokens.access_token_lifetime as i64)
+        .max(config.tokens.id_token_lifetime as i64);
+    let mut kids = Vec::new();
+    for alg in algs {
+        let row = keys.new_key_row(alg, now, valid_from)?;
+        store
+            .insert_signing_key(&row, Some(valid_from + longest))
+            .await?;
+        kids.push(row.kid);
+    }
+    store
+        .record_audit(&AuditEvent::new(
+            now,
+            &actor.0,
+            "keys.rotate",
+            &kids.join(","),
+            json!({ "valid_from": valid_from }),
+        ))
+        .await?;
+    keys.reload(store, now).await?;
+    list(store, keys, now).await
+}

@@ -1,0 +1,228 @@
+//! Resource servers (APIs): the audiences tokens are issued for, with their scopes and token
+//! settings.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Actor, Page};
+use crate::config::SigningAlg;
+use crate::error::OAuthError;
+use crate::oauth::resource::{Resource, ScopeDef, TokenFormat};
+use crate::oauth::scope::Scope;
+use crate::oauth::uri::parse_absolute;
+use crate::store::{AuditEvent, ResourceRow, Store, StoreError};
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ScopeInput {
+    Name(String),
+    Def(ScopeDef),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRequest {
+    pub identifier: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<ScopeInput>,
+    pub access_token_lifetime: Option<u64>,
+    pub access_token_format: Option<TokenFormat>,
+    pub signing_alg: Option<SigningAlg>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceView {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<ScopeDef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<u64>,
+    pub access_token_format: TokenFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_alg: Option<SigningAlg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<Resource> for ResourceView {
+    fn from(r: Resource) -> Self {
+        ResourceView {
+            id: r.id,
+            identifier: r.identifier,
+            name: r.name,
+            scopes: r.scopes,
+            access_token_lifetime: r.access_token_lifetime,
+            access_token_format: r.access_token_format,
+            signing_alg: r.signing_alg,
+            client_id: r.client_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceList {
+    pub resources: Vec<ResourceView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+fn bad(field: &str, message: &str) -> OAuthError {
+    OAuthError::invalid_request(format!("{field}: {message}"))
+}
+
+async fn to_row(
+    store: &Store,
+    req: ResourceRequest,
+    id: String,
+    created_at: i64,
+    now: i64,
+) -> Result<ResourceRow, OAuthError> {
+    // RFC 8707 §2: an absolute URI without a fragment; `api://orders` style URNs included.
+    parse_absolute(&req.identifier).map_err(|m| bad("identifier", m))?;
+    let mut scopes: Vec<ScopeDef> = Vec::new();
+    for s in req.scopes {
+        let def = match s {
+            ScopeInput::Name(name) => ScopeDef {
+                name,
+                description: String::new(),
+            },
+            ScopeInput::Def(d) => d,
+        };
+        let parsed = Scope::parse(&def.name).filter(|p| p.iter().count() == 1);
+        if parsed.is_none() {
+            return Err(bad(
+                "scopes",
+                &format!("{:?} is not a single scope token", def.name),
+            ));
+        }
+        if scopes.iter().any(|x| x.name == def.name) {
+            return Err(bad("scopes", &format!("{:?} appears twice", def.name)));
+        }
+        scopes.push(def);
+    }
+    if let Some(l) = req.access_token_lifetime
+        && !(1..=86_400).contains(&l)
+    {
+        return Err(bad(
+            "access_token_lifetime",
+            "must be between 1 and 86400 seconds",
+        ));
+    }
+    if let Some(client_id) = &req.client_id
+        && store.get_client(client_id).await?.is_none()
+    {
+        return Err(bad("client_id", "no such client"));
+    }
+    let format = req.access_token_format.unwrap_or(TokenFormat::Jwt);
+    Ok(ResourceRow {
+        id,
+        name: req.name.unwrap_or_else(|| req.identifier.clone()),
+        identifier: req.identifier,
+        scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
+        access_token_lifetime: req.access_token_lifetime.map(|l| l as i64),
+        access_token_format: match format {
+            TokenFormat::Jwt => "jwt".into(),
+            TokenFormat::Opaque => "opaque".into(),
+        },
+        signing_alg: req.signing_alg.map(|a| a.as_str().to_string()),
+        client_id: req.client_id,
+        created_at,
+        updated_at: now,
+    })
+}
+
+fn conflict(e: StoreError) -> OAuthError {
+    match e {
+        StoreError::Conflict => OAuthError::conflict("a resource with this identifier exists"),
+        other => other.into(),
+    }
+}
+
+fn audit_detail(row: &ResourceRow) -> serde_json::Value {
+    json!({ "identifier": row.identifier, "format": row.access_token_format, "client_id": row.client_id })
+}
+
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    req: ResourceRequest,
+    now: i64,
+) -> Result<ResourceView, OAuthError> {
+    let row = to_row(store, req, uuid::Uuid::new_v4().to_string(), now, now).await?;
+    let audit = AuditEvent::new(
+        now,
+        &actor.0,
+        "resource.create",
+        &row.id,
+        audit_detail(&row),
+    );
+    store
+        .insert_resource(&row, &audit)
+        .await
+        .map_err(conflict)?;
+    Ok(Resource::from_row(row)?.into())
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<ResourceView, OAuthError> {
+    let row = store
+        .get_resource(id)
+        .await?
+        .ok_or_else(|| OAuthError::not_found("no such resource"))?;
+    Ok(Resource::from_row(row)?.into())
+}
+
+pub async fn list(store: &Store, page: &Page) -> Result<ResourceList, OAuthError> {
+    let limit = page.limit();
+    let rows = store
+        .list_resources(page.after.as_deref(), limit + 1)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let resources = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| Resource::from_row(r).map(ResourceView::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = more
+        .then(|| resources.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(ResourceList { resources, next })
+}
+
+pub async fn update(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    req: ResourceRequest,
+    now: i64,
+) -> Result<ResourceView, OAuthError> {
+    let existing = store
+        .get_resource(id)
+        .await?
+        .ok_or_else(|| OAuthError::not_found("no such resource"))?;
+    let row = to_row(store, req, id.to_string(), existing.created_at, now).await?;
+    let audit = AuditEvent::new(now, &actor.0, "resource.update", id, audit_detail(&row));
+    if !store
+        .update_resource(&row, &audit)
+        .await
+        .map_err(conflict)?
+    {
+        return Err(OAuthError::not_found("no such resource"));
+    }
+    Ok(Resource::from_row(row)?.into())
+}
+
+pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
+    let audit = AuditEvent::new(now, &actor.0, "resource.delete", id, json!({}));
+    if store.delete_resource(id, &audit).await? {
+        Ok(())
+    } else {
+        Err(OAuthError::not_found("no such resource"))
+    }
+}

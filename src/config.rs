@@ -1,0 +1,441 @@
+//! Configuration: defaults, then an optional TOML file, then `PORTCULLIS_*` environment
+//! variables (the field's dotted name in capitals, dots as underscores). `validate()` runs at
+//! start, so a bad value fails there with the field named, never later.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Public base URL; defaults to `http://` + `bind`.
+    pub issuer: Option<String>,
+    /// `sqlite://file.db` (created if missing) or `postgres://…`.
+    pub database_url: String,
+    /// Bootstrap admin token, accepted besides the ones made with `admin-token create`.
+    pub admin_token: Option<Secret>,
+    /// 32 bytes, base64: encrypts signing keys at rest (AES-256-GCM).
+    pub key_encryption_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub legacy: LegacyConfig,
+    pub tokens: TokenConfig,
+    pub keys: KeyConfig,
+    pub http: HttpConfig,
+    pub clients: ClientConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// OAuth 2.1 removed these flows; they exist only for apps being migrated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LegacyConfig {
+    pub implicit: bool,
+    pub password: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Seconds; a resource may set its own.
+    pub access_token_lifetime: u64,
+    pub access_token_alg: SigningAlg,
+    pub id_token_lifetime: u64,
+    /// OIDC Core §15.1: RS256 must be supported, so it is the default for ID tokens.
+    pub id_token_alg: SigningAlg,
+    pub refresh_token_lifetime: u64,
+    pub authorization_code_lifetime: u64,
+    /// Upper bound on `exp - now` of a client assertion (RFC 7523 §3 item 4).
+    pub client_assertion_max_lifetime: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Seconds between reloads of the key ring from the store: the longest a node takes to
+    /// see a rotation made by another node.
+    pub reload_interval: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Seconds before a request is answered 408.
+    pub request_timeout: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Seconds an old client secret stays valid after a rotation.
+    pub secret_grace_period: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SigningAlg {
+    ES256,
+    RS256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::ES256, SigningAlg::RS256, SigningAlg::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            database_url: "sqlite://portcullis.db".into(),
+            admin_token: None,
+            key_encryption_key: None,
+            log_format: LogFormat::Text,
+            legacy: LegacyConfig::default(),
+            tokens: TokenConfig::default(),
+            keys: KeyConfig::default(),
+            http: HttpConfig::default(),
+            clients: ClientConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: 300,
+            access_token_alg: SigningAlg::ES256,
+            id_token_lifetime: 300,
+            id_token_alg: SigningAlg::RS256,
+            refresh_token_lifetime: 30 * 24 * 3600,
+            authorization_code_lifetime: 60,
+            client_assertion_max_lifetime: 300,
+        }
+    }
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        Self {
+            reload_interval: 10,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            request_timeout: 15,
+        }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            secret_grace_period: 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {field} (env {env}): {message}")]
+pub struct ConfigError {
+    pub field: String,
+    pub env: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            env: env_name(field),
+            message: message.into(),
+        }
+    }
+}
+
+/// `tokens.access_token_lifetime` → `PORTCULLIS_TOKENS_ACCESS_TOKEN_LIFETIME`.
+pub fn env_name(field: &str) -> String {
+    format!("PORTCULLIS_{}", field.replace('.', "_").to_uppercase())
+}
+
+/// Every leaf field's dotted name, read off the defaults so that the list cannot drift.
+pub fn field_names() -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&name, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+    walk("", &defaults, &mut out);
+    out
+}
+
+/// Environment variables that belong to the tooling rather than to the config.
+const NON_CONFIG_ENV: [&str; 3] = ["PORTCULLIS_CONFIG", "PORTCULLIS_LOG", "PORTCULLIS_TEST_"];
+
+impl Config {
+    /// Loads defaults, then `path` (when given, it must exist; otherwise `portcullis.toml` if
+    /// present), then the environment. Returns the config and warnings to print.
+    pub fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigError::new(
+                    "config",
+                    format!("file {} does not exist", p.display()),
+                ));
+            }
+            Some(p) => figment = figment.merge(Toml::file_exact(p)),
+            None if Path::new("portcullis.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("portcullis.toml"))
+            }
+            None => {}
+        }
+        let fields = field_names();
+        let mut warnings = Vec::new();
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PORTCULLIS_")
+                && !NON_CONFIG_ENV.iter().any(|p| name.starts_with(p))
+                && !fields.iter().any(|f| env_name(f) == name)
+            {
+                warnings.push(format!("ignoring unknown environment variable {name}"));
+            }
+        }
+        let env = Env::prefixed("PORTCULLIS_").filter_map(move |key| {
+            fields
+                .iter()
+                .find(|f| f.replace('.', "_").eq_ignore_ascii_case(key.as_str()))
+                .map(|f| f.clone().into())
+        });
+        let config: Config = figment.merge(env).extract().map_err(|e| {
+            let field = e.path.join(".");
+            ConfigError::new(
+                if field.is_empty() { "config" } else { &field },
+                e.to_string(),
+            )
+        })?;
+        let more = config.validate()?;
+        warnings.extend(more);
+        Ok((config, warnings))
+    }
+
+    /// Checks every field; returns warnings about dev defaults that are fine but not for
+    /// production.
+    pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        let issuer = self.issuer();
+        let url = url::Url::parse(&issuer)
+            .map_err(|e| ConfigError::new("issuer", format!("not a URL: {e}")))?;
+        // RFC 8414 §2: https, no query, no fragment.
+        if url.scheme() != "https" && url.scheme() != "http" {
+            return Err(ConfigError::new("issuer", "must be an http(s) URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::new(
+                "issuer",
+                "must not have a query or fragment (RFC 8414 §2)",
+            ));
+        }
+        if url.scheme() == "http" && !crate::oauth::uri::is_loopback_host(url.host_str()) {
+            warnings.push(format!(
+                "issuer {issuer} is not https: fine for development, never for production"
+            ));
+        }
+        let db = self.database_url.as_str();
+        let is_postgres = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        if !is_postgres && !db.starts_with("sqlite:") {
+            return Err(ConfigError::new(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        match &self.key_encryption_key {
+            Some(kek) => {
+                crate::keys::kek::Kek::from_base64(kek.expose())
+                    .map_err(|e| ConfigError::new("key_encryption_key", e.to_string()))?;
+            }
+            None if is_postgres => {
+                return Err(ConfigError::new(
+                    "key_encryption_key",
+                    "required with Postgres: every node must share it (32 random bytes, base64; \
+                     `openssl rand -base64 32`)",
+                ));
+            }
+            None => {}
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose().len() < 32
+        {
+            return Err(ConfigError::new(
+                "admin_token",
+                "must be at least 32 characters",
+            ));
+        }
+        let t = &self.tokens;
+        for (field, value, max) in [
+            (
+                "tokens.access_token_lifetime",
+                t.access_token_lifetime,
+                86_400,
+            ),
+            ("tokens.id_token_lifetime", t.id_token_lifetime, 86_400),
+            (
+                "tokens.refresh_token_lifetime",
+                t.refresh_token_lifetime,
+                400 * 86_400,
+            ),
+            (
+                "tokens.authorization_code_lifetime",
+                t.authorization_code_lifetime,
+                600,
+            ),
+            (
+                "tokens.client_assertion_max_lifetime",
+                t.client_assertion_max_lifetime,
+                3_600,
+            ),
+            ("keys.reload_interval", self.keys.reload_interval, 3_600),
+            ("http.request_timeout", self.http.request_timeout, 600),
+        ] {
+            if value == 0 || value > max {
+                return Err(ConfigError::new(
+                    field,
+                    format!("must be between 1 and {max}"),
+                ));
+            }
+        }
+        if t.access_token_lifetime > 3_600 {
+            warnings.push(
+                "tokens.access_token_lifetime is over an hour: RFC 9700 §2.4 prefers short-lived \
+                 access tokens"
+                    .into(),
+            );
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.body_limit) {
+            return Err(ConfigError::new(
+                "http.body_limit",
+                "must be between 1024 and 16777216 bytes",
+            ));
+        }
+        if self.legacy.implicit {
+            warnings.push(
+                "legacy.implicit is on: the implicit flow is deprecated (RFC 9700 §2.1.2)".into(),
+            );
+        }
+        if self.legacy.password {
+            warnings.push(
+                "legacy.password is on: the password grant is deprecated (RFC 9700 §2.4)".into(),
+            );
+        }
+        Ok(warnings)
+    }
+
+    /// The issuer identifier, without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.issuer {
+            Some(i) => i.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_follow_field_names() {
+        assert_eq!(env_name("database_url"), "PORTCULLIS_DATABASE_URL");
+        assert_eq!(env_name("legacy.implicit"), "PORTCULLIS_LEGACY_IMPLICIT");
+        let fields = field_names();
+        for f in [
+            "bind",
+            "issuer",
+            "admin_token",
+            "legacy.password",
+            "tokens.access_token_alg",
+        ] {
+            assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn issuer_defaults_to_bind_address() {
+        let c = Config {
+            bind: "127.0.0.1:9999".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(c.issuer(), "http://127.0.0.1:9999");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let mut c = Config::default();
+        c.tokens.access_token_lifetime = 0;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.field, "tokens.access_token_lifetime");
+        assert!(
+            e.to_string()
+                .contains("PORTCULLIS_TOKENS_ACCESS_TOKEN_LIFETIME")
+        );
+
+        let c = Config {
+            database_url: "postgres://localhost/x".into(),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "key_encryption_key");
+
+        let c = Config {
+            issuer: Some("https://id.example.com/?x=1".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "issuer");
+    }
+}

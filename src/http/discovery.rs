@@ -1,0 +1,68 @@
+//! RFC 8414 / OpenID Connect Discovery 1.0 §3 metadata, and the JWKS (RFC 7517).
+//! Built from the grant registry and config, so only what is served is advertised.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::config::SigningAlg;
+use crate::names::path;
+use crate::oauth::client::AuthMethod;
+use crate::state::AppState;
+
+/// The metadata document; computed from config and registry, which do not change while running.
+pub fn document(state: &AppState) -> Value {
+    let url = |p: &str| state.endpoint(p);
+    let all_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let confidential: Vec<&str> = AuthMethod::ALL
+        .iter()
+        .filter(|m| !m.is_public())
+        .map(|m| m.as_str())
+        .collect();
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let assertion_algs = [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ];
+    json!({
+        "issuer": state.issuer,
+        "token_endpoint": url(path::TOKEN),
+        "jwks_uri": url(path::JWKS),
+        "introspection_endpoint": url(path::INTROSPECT),
+        "revocation_endpoint": url(path::REVOKE),
+        "grant_types_supported": state.grants.grant_types().collect::<Vec<_>>(),
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": all_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": confidential,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": all_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        // RFC 9207: responses from this server say who sent them.
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+pub async fn metadata(State(state): State<Arc<AppState>>) -> Response {
+    json_bytes(state.discovery.clone().to_vec(), "public, max-age=300")
+}
+
+/// Public keys only. A short max-age: relying parties should learn a rotation quickly.
+pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    json_bytes(state.keys.jwks().to_vec(), "public, max-age=60")
+}

@@ -1,0 +1,132 @@
+//! Extractors that turn every malformed request into an RFC 6749-style JSON error: no request
+//! ever gets axum's plain-text rejection.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::OAuthError;
+use crate::oauth::params::Params;
+
+/// An `application/x-www-form-urlencoded` body (RFC 6749 §3.2), parsed into `Params`, with
+/// the `Authorization` header kept for client authentication.
+pub struct Form {
+    pub params: Params,
+    pub authorization: Option<String>,
+}
+
+fn body_error(e: BytesRejection) -> OAuthError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        OAuthError::invalid_request("request body too large")
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    } else {
+        OAuthError::invalid_request("unreadable request body").with_detail(e.body_text())
+    }
+}
+
+fn has_media_type(req: &Request, expected: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(expected))
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_media_type(&req, "application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        Ok(Form {
+            params: Params::parse(&bytes)?,
+            authorization,
+        })
+    }
+}
+
+/// A JSON body for the admin API; errors name what is wrong (RFC 7591 §3.2.2).
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(OAuthError::invalid_request(
+                "the body must be application/json",
+            )),
+            Err(JsonRejection::BytesRejection(e)) => Err(body_error(e)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(OAuthError::invalid_client_metadata(e.body_text()))
+            }
+            Err(e) => Err(OAuthError::invalid_request(format!(
+                "malformed JSON: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
+/// A path parameter; a malformed one is a 400, not axum's text.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e: PathRejection| {
+                OAuthError::invalid_request("malformed path").with_detail(e.body_text())
+            })
+    }
+}
+
+/// A query string; a malformed one is a 400.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| OAuthError::invalid_request(format!("malformed query: {}", e.body_text())))
+    }
+}
+
+/// A JSON body that may be absent altogether (an empty POST takes the defaults).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_body = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
+        if !has_body {
+            return Ok(OptionalJson(None));
+        }
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(Some(value)))
+    }
+}

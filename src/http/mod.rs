@@ -1,0 +1,83 @@
+//! The HTTP surface: one file per endpoint, the router, and the layers every request passes
+//! (request id, tracing without query strings, body limit, timeout, panic guard).
+
+pub mod admin;
+pub mod discovery;
+pub mod extract;
+pub mod health;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::OAuthError;
+use crate::names::path;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// RFC 6749 §5.1: responses carrying tokens or credentials are never cached.
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = Duration::from_secs(state.config.http.request_timeout);
+    let body_limit = state.config.http.body_limit;
+    Router::new()
+        .route(path::DISCOVERY_OIDC, get(discovery::metadata))
+        .route(path::DISCOVERY_OAUTH, get(discovery::metadata))
+        .route(path::JWKS, get(discovery::jwks))
+        .route(path::TOKEN, post(token::token))
+        .route(path::INTROSPECT, post(introspect::introspect))
+        .route(path::REVOKE, post(revoke::revoke))
+        .route(path::HEALTHZ, get(health::healthz))
+        .route(path::READYZ, get(health::readyz))
+        .nest(path::ADMIN, admin::router(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| OAuthError::server_error().into_response()))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            // The span names the path, never the query: query strings carry codes and tokens.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> OAuthError {
+    OAuthError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> OAuthError {
+    OAuthError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "method not allowed",
+    )
+}

@@ -1,0 +1,48 @@
+//! RFC 6749 §3.2: the token endpoint. Parse, look up the grant, authenticate the client,
+//! check policy, then hand over to the grant's module.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use super::extract::Form;
+use super::no_store;
+use crate::error::OAuthError;
+use crate::grants::TokenContext;
+use crate::names::path;
+use crate::oauth::client_auth;
+use crate::state::AppState;
+
+pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Response, OAuthError> {
+    let now = state.now();
+    let grant_type = form.params.require("grant_type")?;
+    // A grant disabled by config is answered exactly as an unknown one.
+    let handler = state
+        .grants
+        .get(grant_type)
+        .ok_or_else(|| OAuthError::unsupported_grant_type("unsupported grant_type"))?;
+    let presented = client_auth::presented(form.authorization.as_deref(), &form.params)?;
+    let client =
+        client_auth::authenticate(&state, &presented, &state.endpoint(path::TOKEN), now).await?;
+    if client.is_public() && !handler.allows_public_clients() {
+        return Err(
+            OAuthError::unauthorized_client("public clients may not use this grant")
+                .with_detail(format!("client {} grant {grant_type}", client.id)),
+        );
+    }
+    if !client.has_grant_type(grant_type) {
+        return Err(
+            OAuthError::unauthorized_client("the client is not registered for this grant")
+                .with_detail(format!("client {} grant {grant_type}", client.id)),
+        );
+    }
+    let cx = TokenContext {
+        state: &state,
+        client: &client,
+        now,
+    };
+    let response = handler.handle(&cx, &form.params).await?;
+    Ok(no_store(Json(response).into_response()))
+}

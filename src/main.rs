@@ -1,0 +1,308 @@
+//! The `portcullis` command: parses the CLI and calls into the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use portcullis::admin::client_metadata::ClientRegistration;
+use portcullis::admin::{self, Actor, Page};
+use portcullis::config::{Config, LogFormat, SigningAlg};
+use portcullis::oauth::client::{AuthMethod, Profile};
+
+#[derive(Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "OAuth 2.0 / OpenID Connect authorization server"
+)]
+struct Cli {
+    /// TOML configuration file (default: portcullis.toml if present).
+    #[arg(long, env = "PORTCULLIS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Log format: text or json (overrides log_format).
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage admin API tokens.
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id and, once, its secret.
+    Create(CreateClient),
+    List {
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        after: Option<String>,
+    },
+    Show {
+        client_id: String,
+    },
+    Delete {
+        client_id: String,
+    },
+    /// Issue a new secret; the old one keeps working for the grace period.
+    RotateSecret {
+        client_id: String,
+        /// Seconds the old secret stays valid (default: clients.secret_grace_period).
+        #[arg(long)]
+        grace_period: Option<u64>,
+    },
+}
+
+#[derive(Args)]
+struct CreateClient {
+    #[arg(long)]
+    name: String,
+    /// web | spa | native | service | device | api
+    #[arg(long, value_parser = parse_profile)]
+    profile: Option<Profile>,
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// client_secret_basic | client_secret_post | private_key_jwt | none
+    #[arg(long, value_parser = parse_auth_method)]
+    auth_method: Option<AuthMethod>,
+    #[arg(long)]
+    scope: Option<String>,
+    /// Resource identifiers the client may request tokens for.
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    #[arg(long)]
+    jwks_uri: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    List,
+    /// Add new signing keys; the old ones stay published until their tokens expire.
+    Rotate {
+        /// ES256 | RS256 | EdDSA; all when omitted.
+        #[arg(long = "alg", value_parser = parse_alg)]
+        algs: Vec<SigningAlg>,
+        /// Seconds until the new keys sign (they are published at once).
+        #[arg(long, default_value_t = 0)]
+        activate_in: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Create an admin API token; it is printed once.
+    Create {
+        #[arg(long, default_value = "created with the CLI")]
+        description: String,
+        /// Seconds until it expires; never when omitted.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    serde_json::from_value(serde_json::Value::from(s))
+        .map_err(|_| "web, spa, native, service, device or api".into())
+}
+
+fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
+    serde_json::from_value(serde_json::Value::from(s))
+        .map_err(|_| "client_secret_basic, client_secret_post, private_key_jwt or none".into())
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(s).ok_or_else(|| "ES256, RS256 or EdDSA".into())
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match real_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (mut config, warnings) = Config::load(cli.config.as_deref())?;
+    if let Some(f) = &cli.log_format {
+        config.log_format = match f.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            _ => anyhow::bail!("--log-format must be text or json"),
+        };
+    }
+    init_logging(config.log_format);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Migrate = command {
+        let store = portcullis::store::Store::connect(&config.database_url).await?;
+        eprintln!("applying migrations to the {} database…", store.backend());
+        store.migrate().await?;
+        eprintln!("migrations applied");
+        return Ok(());
+    }
+    let (state, more_warnings) = portcullis::bootstrap(config).await?;
+    for w in &more_warnings {
+        tracing::warn!("{w}");
+    }
+    let now = state.now();
+    let store = &state.store;
+    match command {
+        Command::Serve | Command::Migrate => serve(state.clone()).await?,
+        Command::Client(c) => match c {
+            ClientCommand::Create(c) => {
+                let req = ClientRegistration {
+                    client_name: Some(c.name),
+                    profile: c.profile,
+                    redirect_uris: (!c.redirect_uris.is_empty()).then_some(c.redirect_uris),
+                    grant_types: (!c.grant_types.is_empty()).then_some(c.grant_types),
+                    token_endpoint_auth_method: c.auth_method,
+                    scope: c.scope,
+                    allowed_resources: (!c.resources.is_empty()).then_some(c.resources),
+                    jwks_uri: c.jwks_uri,
+                    ..ClientRegistration::default()
+                };
+                let registered = admin::clients::register(store, &Actor::cli(), req, now).await?;
+                for w in &registered.warnings {
+                    eprintln!("warning: {w}");
+                }
+                print_json(&registered);
+            }
+            ClientCommand::List { limit, after } => {
+                print_json(&admin::clients::list(store, &Page { limit, after }).await?)
+            }
+            ClientCommand::Show { client_id } => {
+                print_json(&admin::clients::get(store, &client_id).await?)
+            }
+            ClientCommand::Delete { client_id } => {
+                admin::clients::delete(store, &Actor::cli(), &client_id, now).await?;
+                eprintln!("deleted client {client_id}");
+            }
+            ClientCommand::RotateSecret {
+                client_id,
+                grace_period,
+            } => {
+                let grace = grace_period.unwrap_or(state.config.clients.secret_grace_period);
+                print_json(
+                    &admin::clients::rotate_secret(store, &Actor::cli(), &client_id, grace, now)
+                        .await?,
+                );
+            }
+        },
+        Command::Keys(KeysCommand::List) => {
+            print_json(&admin::keys::list(store, &state.keys, now).await?)
+        }
+        Command::Keys(KeysCommand::Rotate { algs, activate_in }) => {
+            eprintln!("generating keys…");
+            let keys = admin::keys::rotate(
+                store,
+                &state.keys,
+                &state.config,
+                &Actor::cli(),
+                &algs,
+                activate_in,
+                now,
+            )
+            .await?;
+            print_json(&keys);
+            eprintln!(
+                "running servers pick the new keys up within {} s (keys.reload_interval)",
+                state.config.keys.reload_interval
+            );
+        }
+        Command::AdminToken(AdminTokenCommand::Create {
+            description,
+            expires_in,
+        }) => {
+            let created =
+                admin::tokens::create(store, &Actor::cli(), &description, expires_in, now).await?;
+            eprintln!("admin token created; it is shown once, store it now:");
+            print_json(&created);
+        }
+    }
+    state.store.close().await;
+    Ok(())
+}
+
+async fn serve(state: std::sync::Arc<portcullis::state::AppState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.bind).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "Portcullis listening on http://{addr} — issuer {}, {} database",
+        state.issuer,
+        state.store.backend()
+    );
+    tracing::info!(
+        "discovery: {}/.well-known/openid-configuration",
+        state.issuer
+    );
+    if state.bootstrap_admin_hash.is_none() {
+        tracing::info!(
+            "admin API: create a token with `portcullis admin-token create` \
+             (from a checkout: `cargo run --release -- admin-token create`), \
+             or set PORTCULLIS_ADMIN_TOKEN"
+        );
+    }
+    portcullis::run(listener, state, shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Every endpoint path, grant type, token type and assertion type in one place: the router,
+//! discovery and the handlers all read these, so what is advertised is what is served.
+
+pub mod path {
+    pub const DISCOVERY_OIDC: &str = "/.well-known/openid-configuration";
+    pub const DISCOVERY_OAUTH: &str = "/.well-known/oauth-authorization-server";
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    pub const TOKEN: &str = "/token";
+    pub const INTROSPECT: &str = "/introspect";
+    pub const REVOKE: &str = "/revoke";
+    pub const HEALTHZ: &str = "/healthz";
+    pub const READYZ: &str = "/readyz";
+    pub const ADMIN: &str = "/admin";
+}
+
+pub mod grant_type {
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    pub const PASSWORD: &str = "password";
+    /// Not a token-endpoint grant (RFC 6749 §4.2), but a value of client `grant_types`.
+    pub const IMPLICIT: &str = "implicit";
+    pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+    pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    pub const SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
+
+    pub const ALL: [&str; 9] = [
+        AUTHORIZATION_CODE,
+        CLIENT_CREDENTIALS,
+        REFRESH_TOKEN,
+        PASSWORD,
+        IMPLICIT,
+        DEVICE_CODE,
+        TOKEN_EXCHANGE,
+        JWT_BEARER,
+        SAML2_BEARER,
+    ];
+}
+
+/// RFC 7523 §2.2 client assertions.
+pub const CLIENT_ASSERTION_TYPE_JWT: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// RFC 9068 §2.1 JWT access token media type (`typ` header).
+pub const TYP_ACCESS_TOKEN: &str = "at+jwt";

@@ -1,0 +1,146 @@
+//! A registered client as the protocol code sees it: RFC 7591 metadata plus Portcullis'
+//! own fields, parsed from the store row.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::ClientRow;
+
+/// RFC 7591 §2 `token_endpoint_auth_method`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
+        AuthMethod::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+    }
+
+    /// RFC 6749 §2.1: a client that cannot keep a credential is public.
+    pub fn is_public(self) -> bool {
+        self == AuthMethod::None
+    }
+}
+
+/// The kind of app, which fills in the recommended defaults at registration.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Web,
+    Spa,
+    Native,
+    Service,
+    Device,
+    Api,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Web => "web",
+            Profile::Spa => "spa",
+            Profile::Native => "native",
+            Profile::Service => "service",
+            Profile::Device => "device",
+            Profile::Api => "api",
+        }
+    }
+}
+
+/// What is stored for a client and shown by the admin API (never a secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientMetadata {
+    pub client_name: String,
+    pub profile: Profile,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// Space-separated scopes the client may request (RFC 7591 §2).
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// Resource identifiers (audiences) the client may ask tokens for.
+    pub allowed_resources: Vec<String>,
+    /// RFC 9700 §2.1.1: PKCE on every authorization request of this client.
+    pub require_pkce: bool,
+    /// First-party apps may skip the consent page.
+    pub first_party: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub meta: ClientMetadata,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn from_row(row: ClientRow) -> Result<Self, serde_json::Error> {
+        Ok(Client {
+            meta: serde_json::from_str(&row.metadata)?,
+            id: row.client_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    pub fn auth_method(&self) -> AuthMethod {
+        self.meta.token_endpoint_auth_method
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.auth_method().is_public()
+    }
+
+    pub fn has_grant_type(&self, grant_type: &str) -> bool {
+        self.meta.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    pub fn allowed_scopes(&self) -> impl Iterator<Item = &str> {
+        self.meta.scope.split_ascii_whitespace()
+    }
+
+    pub fn may_use_resource(&self, identifier: &str) -> bool {
+        self.meta.allowed_resources.iter().any(|r| r == identifier)
+    }
+}

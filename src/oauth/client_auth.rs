@@ -1,0 +1,368 @@
+//! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9), shared by every
+//! endpoint that authenticates clients. Only the method a client registered is accepted.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use serde::Deserialize;
+
+use crate::error::OAuthError;
+use crate::names::CLIENT_ASSERTION_TYPE_JWT;
+use crate::oauth::client::{AuthMethod, Client};
+use crate::oauth::params::Params;
+use crate::secret::{constant_time_eq, sha256_hex};
+use crate::state::AppState;
+
+/// Clock skew tolerated on assertion times, in seconds.
+const LEEWAY: i64 = 30;
+
+/// Asymmetric algorithms only: a client's JWKS is public, so an HMAC "key" from it proves nothing.
+const ASSERTION_ALGS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The credentials a request presents, before any is checked.
+#[derive(Debug)]
+pub enum Presented {
+    Basic {
+        id: String,
+        secret: String,
+    },
+    Post {
+        id: String,
+        secret: String,
+    },
+    Assertion {
+        assertion: String,
+        id: Option<String>,
+    },
+    Public {
+        id: String,
+    },
+}
+
+impl Presented {
+    fn method(&self) -> AuthMethod {
+        match self {
+            Presented::Basic { .. } => AuthMethod::ClientSecretBasic,
+            Presented::Post { .. } => AuthMethod::ClientSecretPost,
+            Presented::Assertion { .. } => AuthMethod::PrivateKeyJwt,
+            Presented::Public { .. } => AuthMethod::None,
+        }
+    }
+
+    /// Errors for a failed authentication carry the challenge of the scheme that was tried.
+    fn fail(&self, description: &'static str) -> OAuthError {
+        let e = OAuthError::invalid_client(description);
+        match self {
+            Presented::Basic { .. } => e.with_www_authenticate("Basic realm=\"portcullis\""),
+            _ => e,
+        }
+    }
+}
+
+/// Reads what the request presents. RFC 6749 §2.3: one method per request.
+pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Presented, OAuthError> {
+    let basic = authorization
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, value)| value.trim());
+    let post = params.get("client_secret");
+    let assertion =
+        params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some();
+    let methods =
+        usize::from(basic.is_some()) + usize::from(post.is_some()) + usize::from(assertion);
+    if methods > 1 {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    let client_id = params.get("client_id");
+    if let Some(value) = basic {
+        let bad = || {
+            OAuthError::invalid_client("malformed Basic credentials")
+                .with_www_authenticate("Basic realm=\"portcullis\"")
+        };
+        let decoded = STANDARD.decode(value).map_err(|_| bad())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
+        let (id, secret) = (
+            form_decode(id).ok_or_else(bad)?,
+            form_decode(secret).ok_or_else(bad)?,
+        );
+        if client_id.is_some_and(|c| c != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the credentials",
+            ));
+        }
+        return Ok(Presented::Basic { id, secret });
+    }
+    if let Some(secret) = post {
+        let id = client_id.ok_or_else(|| OAuthError::invalid_request("missing client_id"))?;
+        return Ok(Presented::Post {
+            id: id.to_string(),
+            secret: secret.to_string(),
+        });
+    }
+    if assertion {
+        // RFC 7523 §2.2: the type must be exactly the JWT bearer assertion type.
+        if params.get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE_JWT) {
+            return Err(OAuthError::invalid_request(
+                "unsupported client_assertion_type",
+            ));
+        }
+        let assertion = params.require("client_assertion")?;
+        return Ok(Presented::Assertion {
+            assertion: assertion.to_string(),
+            id: client_id.map(str::to_string),
+        });
+    }
+    match client_id {
+        Some(id) => Ok(Presented::Public { id: id.to_string() }),
+        None => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
+fn form_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Checks the presented credentials against the client's registration. `endpoint_url` is the
+/// URL being called, an acceptable assertion audience besides the issuer and token endpoint.
+pub async fn authenticate(
+    state: &AppState,
+    presented: &Presented,
+    endpoint_url: &str,
+    now: i64,
+) -> Result<Client, OAuthError> {
+    let id = match presented {
+        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::Public { id } => {
+            id.clone()
+        }
+        Presented::Assertion { assertion, id } => match id {
+            Some(id) => id.clone(),
+            None => unverified_subject(assertion)
+                .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?,
+        },
+    };
+    let row = state.store.get_client(&id).await?;
+    let Some(row) = row else {
+        return Err(presented
+            .fail("client authentication failed")
+            .with_detail(format!("unknown client {id:?}")));
+    };
+    let client = Client::from_row(row)
+        .map_err(|e| OAuthError::server_error().with_detail(format!("client {id}: {e}")))?;
+    if client.auth_method() != presented.method() {
+        return Err(presented
+            .fail("client authentication failed")
+            .with_detail(format!(
+                "client {id} registered {} but used {}",
+                client.auth_method().as_str(),
+                presented.method().as_str()
+            )));
+    }
+    match presented {
+        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
+            let presented_hash = sha256_hex(secret);
+            let hashes = state.store.client_secret_hashes(&id, now).await?;
+            // Compare against every live secret, without stopping early.
+            let matched = hashes
+                .iter()
+                .fold(false, |acc, h| constant_time_eq(h, &presented_hash) | acc);
+            if !matched {
+                return Err(presented
+                    .fail("client authentication failed")
+                    .with_detail(format!("client {id}: wrong secret")));
+            }
+        }
+        Presented::Assertion { assertion, .. } => {
+            verify_assertion(state, &client, assertion, endpoint_url, now).await?;
+        }
+        Presented::Public { .. } => {}
+    }
+    Ok(client)
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    nbf: Option<i64>,
+    jti: String,
+}
+
+fn unverified_subject(assertion: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = assertion.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_string)
+}
+
+/// RFC 7523 §3 and OIDC Core §9 rules for a `private_key_jwt` assertion.
+async fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    assertion: &str,
+    endpoint_url: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let fail = |detail: String| {
+        OAuthError::invalid_client("client assertion is not valid")
+            .with_detail(format!("client {}: {detail}", client.id))
+    };
+    let header =
+        jsonwebtoken::decode_header(assertion).map_err(|e| fail(format!("header: {e}")))?;
+    if !ASSERTION_ALGS.contains(&header.alg) {
+        return Err(fail(format!("algorithm {:?} not accepted", header.alg)));
+    }
+    if let Some(required) = &client.meta.token_endpoint_auth_signing_alg
+        && format!("{:?}", header.alg) != *required
+    {
+        return Err(fail(format!(
+            "algorithm {:?} is not the registered {required}",
+            header.alg
+        )));
+    }
+    let keys: std::sync::Arc<JwkSet> = match (&client.meta.jwks, &client.meta.jwks_uri) {
+        (Some(jwks), _) => std::sync::Arc::new(
+            serde_json::from_value(jwks.clone())
+                .map_err(|e| fail(format!("registered jwks: {e}")))?,
+        ),
+        (None, Some(uri)) => state
+            .remote_jwks
+            .get(uri, header.kid.as_deref())
+            .await
+            .map_err(fail)?,
+        (None, None) => return Err(fail("no jwks registered".into())),
+    };
+    let candidates: Vec<_> = match &header.kid {
+        Some(kid) => keys
+            .keys
+            .iter()
+            .filter(|k| k.common.key_id.as_deref() == Some(kid))
+            .collect(),
+        None => keys.keys.iter().collect(),
+    };
+    let mut validation = Validation::new(header.alg);
+    // Times are checked below against the server's clock, which tests can move.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
+    validation.set_issuer(&[&client.id]);
+    validation.sub = Some(client.id.clone());
+    // RFC 7523 §3 item 3: the audience identifies this server.
+    let token_endpoint = format!("{}{}", state.issuer, crate::names::path::TOKEN);
+    validation.set_audience(&[state.issuer.as_str(), token_endpoint.as_str(), endpoint_url]);
+    let mut verified = None;
+    let mut last_error = String::from("no matching key");
+    for jwk in candidates {
+        let Ok(key) = DecodingKey::from_jwk(jwk) else {
+            continue;
+        };
+        match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation) {
+            Ok(data) => {
+                verified = Some(data.claims);
+                break;
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    let claims = verified.ok_or_else(|| fail(last_error))?;
+    debug_assert_eq!(claims.iss, claims.sub);
+    if claims.exp + LEEWAY <= now {
+        return Err(fail("assertion expired".into()));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY)
+        || claims.iat.is_some_and(|iat| iat > now + LEEWAY)
+    {
+        return Err(fail("assertion not yet valid".into()));
+    }
+    let max_lifetime = state.config.tokens.client_assertion_max_lifetime as i64;
+    if claims.exp > now + max_lifetime + LEEWAY {
+        return Err(fail(format!(
+            "assertion lives longer than {max_lifetime} s"
+        )));
+    }
+    // RFC 7523 §3 item 7: a jti is used once; kept until the assertion would expire anyway.
+    let fresh = state
+        .store
+        .record_jti(
+            &format!("client:{}", client.id),
+            &claims.jti,
+            claims.exp + LEEWAY,
+        )
+        .await?;
+    if !fresh {
+        return Err(fail("assertion jti replayed".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let p = Params::default();
+        let got = presented(Some(&basic("my%20client", "a%2Bb+c")), &p).unwrap();
+        match got {
+            Presented::Basic { id, secret } => {
+                assert_eq!(id, "my client");
+                assert_eq!(secret, "a+b c");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_methods_are_refused() {
+        let p = Params::parse(b"client_id=c&client_secret=s").unwrap();
+        let e = presented(Some(&basic("c", "s")), &p).unwrap_err();
+        assert_eq!(e.code, "invalid_request");
+    }
+
+    #[test]
+    fn nothing_presented_is_invalid_client() {
+        let e = presented(None, &Params::default()).unwrap_err();
+        assert_eq!(e.code, "invalid_client");
+        assert_eq!(e.status, 401);
+    }
+}

@@ -1,0 +1,185 @@
+//! Token minting: the one place access tokens are made (RFC 9068 JWTs or opaque reference
+//! tokens). Issuance writes to the store only what must be remembered.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::SigningAlg;
+use crate::error::OAuthError;
+use crate::names::TYP_ACCESS_TOKEN;
+use crate::oauth::resource::{Resource, TokenFormat};
+use crate::oauth::scope::Scope;
+use crate::secret::{random_token, sha256_hex};
+use crate::state::AppState;
+use crate::store::OpaqueTokenRow;
+
+/// RFC 6749 §5.1 successful token response.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+}
+
+impl TokenResponse {
+    pub fn bearer(token: AccessToken, scope: &Scope) -> Self {
+        TokenResponse {
+            access_token: token.token,
+            token_type: "Bearer",
+            expires_in: token.expires_in,
+            scope: (!scope.is_empty()).then(|| scope.to_string()),
+            refresh_token: None,
+            id_token: None,
+            issued_token_type: None,
+        }
+    }
+}
+
+/// What an access token says, whatever its format.
+pub struct AccessTokenSpec<'a> {
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub scope: &'a Scope,
+    pub targets: &'a [Resource],
+    /// The authorization this token derives from; revoking the grant revokes the token.
+    pub grant_id: Option<&'a str>,
+    /// Further claims (`act`, `auth_time`, …).
+    pub extra: Map<String, Value>,
+    /// An upper bound on `exp` (RFC 8693: not longer-lived than the subject token).
+    pub not_after: Option<i64>,
+}
+
+pub struct AccessToken {
+    pub token: String,
+    pub jti: String,
+    pub expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct JwtClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Value,
+    exp: i64,
+    iat: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<&'a str>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+/// Format, algorithm and lifetime for a set of target resources: they must agree on format
+/// and algorithm; the shortest lifetime wins.
+fn token_settings(
+    state: &AppState,
+    targets: &[Resource],
+) -> Result<(TokenFormat, SigningAlg, u64), OAuthError> {
+    let mixed = || OAuthError::invalid_target("these resources cannot share one access token");
+    let format = match targets.first() {
+        Some(first)
+            if targets
+                .iter()
+                .any(|t| t.access_token_format != first.access_token_format) =>
+        {
+            return Err(mixed());
+        }
+        Some(first) => first.access_token_format,
+        None => TokenFormat::Jwt,
+    };
+    let default_alg = state.config.tokens.access_token_alg;
+    let alg = targets
+        .first()
+        .map_or(default_alg, |t| t.signing_alg.unwrap_or(default_alg));
+    if targets
+        .iter()
+        .any(|t| t.signing_alg.unwrap_or(default_alg) != alg)
+    {
+        return Err(mixed());
+    }
+    let lifetime = targets
+        .iter()
+        .filter_map(|t| t.access_token_lifetime)
+        .min()
+        .unwrap_or(state.config.tokens.access_token_lifetime);
+    Ok((format, alg, lifetime))
+}
+
+pub async fn issue_access_token(
+    state: &AppState,
+    spec: AccessTokenSpec<'_>,
+    now: i64,
+) -> Result<AccessToken, OAuthError> {
+    let (format, alg, lifetime) = token_settings(state, spec.targets)?;
+    let mut exp = now + lifetime as i64;
+    if let Some(cap) = spec.not_after {
+        exp = exp.min(cap);
+    }
+    let jti = uuid::Uuid::new_v4().simple().to_string();
+    let audience: Vec<&str> = spec.targets.iter().map(|t| t.identifier.as_str()).collect();
+    let scope = spec.scope.to_string();
+    let token = match format {
+        TokenFormat::Jwt => {
+            let claims = JwtClaims {
+                iss: &state.issuer,
+                sub: spec.subject,
+                // RFC 7519 §4.1.3: a single audience may be a string.
+                aud: match audience.as_slice() {
+                    [one] => Value::from(*one),
+                    many => Value::from(many.to_vec()),
+                },
+                exp,
+                iat: now,
+                jti: &jti,
+                client_id: spec.client_id,
+                scope: &scope,
+                grant_id: spec.grant_id,
+                extra: &spec.extra,
+            };
+            state.keys.sign(alg, TYP_ACCESS_TOKEN, &claims, now)?
+        }
+        TokenFormat::Opaque => {
+            let token = random_token();
+            state
+                .store
+                .insert_opaque_token(&OpaqueTokenRow {
+                    token_hash: sha256_hex(&token),
+                    jti: jti.clone(),
+                    grant_id: spec.grant_id.map(str::to_string),
+                    client_id: spec.client_id.to_string(),
+                    subject: spec.subject.to_string(),
+                    scope: scope.clone(),
+                    audience: serde_json::to_string(&audience).unwrap_or_default(),
+                    claims: Value::Object(spec.extra.clone()).to_string(),
+                    issued_at: now,
+                    expires_at: exp,
+                })
+                .await?;
+            token
+        }
+    };
+    tracing::info!(
+        client_id = spec.client_id,
+        jti = %jti,
+        format = ?format,
+        aud = ?audience,
+        "issued access token"
+    );
+    Ok(AccessToken {
+        token,
+        jti,
+        expires_in: (exp - now).max(0) as u64,
+    })
+}

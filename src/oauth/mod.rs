@@ -1,0 +1,11 @@
+//! Protocol logic with no axum types: clients, client authentication, scopes, token minting.
+
+pub mod client;
+pub mod client_auth;
+pub mod inspect;
+pub mod issue;
+pub mod params;
+pub mod remote_jwks;
+pub mod resource;
+pub mod scope;
+pub mod uri;

@@ -1,0 +1,73 @@
+//! Form parameters of an OAuth request, parsed once with the RFC 6749 §3.1/§3.2 rules:
+//! a parameter sent without a value is treated as omitted, and none may repeat, except those
+//! defined to repeat (`resource`, RFC 8707 §2; `audience`, RFC 8693 §2.1).
+
+use std::collections::HashMap;
+
+use crate::error::OAuthError;
+
+const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    single: HashMap<String, String>,
+    repeated: HashMap<String, Vec<String>>,
+}
+
+impl Params {
+    pub fn parse(body: &[u8]) -> Result<Params, OAuthError> {
+        let mut params = Params::default();
+        for (name, value) in form_urlencoded::parse(body) {
+            if value.is_empty() {
+                continue;
+            }
+            if REPEATABLE.contains(&name.as_ref()) {
+                params
+                    .repeated
+                    .entry(name.into_owned())
+                    .or_default()
+                    .push(value.into_owned());
+            } else if params.single.contains_key(name.as_ref()) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name} is repeated"
+                )));
+            } else {
+                params.single.insert(name.into_owned(), value.into_owned());
+            }
+        }
+        Ok(params)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.single.get(name).map(String::as_str)
+    }
+
+    /// A parameter the request cannot do without (`invalid_request` when absent).
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    pub fn get_all(&self, name: &str) -> &[String] {
+        self.repeated.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused_except_resource() {
+        assert!(Params::parse(b"grant_type=a&grant_type=b").is_err());
+        let p = Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb").unwrap();
+        assert_eq!(p.get_all("resource"), ["https://a", "https://b"]);
+    }
+
+    #[test]
+    fn empty_values_count_as_omitted() {
+        let p = Params::parse(b"scope=&grant_type=x&scope=read").unwrap();
+        assert_eq!(p.get("scope"), Some("read"));
+        assert_eq!(p.get("grant_type"), Some("x"));
+    }
+}

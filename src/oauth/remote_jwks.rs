@@ -1,0 +1,87 @@
+//! Keys published at a client's `jwks_uri` (RFC 7591 §2), cached per process. A cache of
+//! remote data is safe per node: every node fetches the same document. An unknown `kid`
+//! triggers a re-fetch (key rotation at the client), at most once per `MIN_REFETCH`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+
+const TTL: Duration = Duration::from_secs(300);
+const MIN_REFETCH: Duration = Duration::from_secs(10);
+const MAX_BYTES: usize = 256 * 1024;
+
+pub struct RemoteJwks {
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, (Instant, Arc<JwkSet>)>>,
+}
+
+impl Default for RemoteJwks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RemoteJwks {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        RemoteJwks {
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key set at `uri`, re-fetched when stale or when it lacks `kid`.
+    pub async fn get(&self, uri: &str, kid: Option<&str>) -> Result<Arc<JwkSet>, String> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uri)
+            .cloned();
+        if let Some((fetched_at, set)) = &cached {
+            let age = fetched_at.elapsed();
+            let has_kid = kid.is_none_or(|k| set.find(k).is_some());
+            if age < TTL && (has_kid || age < MIN_REFETCH) {
+                return Ok(set.clone());
+            }
+        }
+        match self.fetch(uri).await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uri.to_string(), (Instant::now(), set.clone()));
+                Ok(set)
+            }
+            // A client whose JWKS host blips keeps working on the keys we already have.
+            Err(e) => cached.map(|(_, set)| set).ok_or(e),
+        }
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<JwkSet, String> {
+        let response = self
+            .http
+            .get(uri)
+            .send()
+            .await
+            .map_err(|e| format!("fetching {uri}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("fetching {uri}: status {}", response.status()));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading {uri}: {e}"))?;
+        if body.len() > MAX_BYTES {
+            return Err(format!("{uri}: key set larger than {MAX_BYTES} bytes"));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("{uri}: not a JWK set: {e}"))
+    }
+}

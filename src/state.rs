@@ -1,0 +1,87 @@
+//! Everything a request needs, built once at start and shared (DESIGN.md: no globals).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::config::Config;
+use crate::grants::GrantRegistry;
+use crate::keys::KeyRing;
+use crate::keys::kek::Kek;
+use crate::oauth::remote_jwks::RemoteJwks;
+use crate::secret::sha256_hex;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Config,
+    /// `config.issuer()`, resolved once.
+    pub issuer: String,
+    pub store: Store,
+    pub keys: KeyRing,
+    pub grants: GrantRegistry,
+    pub remote_jwks: RemoteJwks,
+    pub clock: Clock,
+    /// SHA-256 of the bootstrap admin token, if one is configured.
+    pub bootstrap_admin_hash: Option<String>,
+    /// The discovery document, serialised once: nothing in it changes while running.
+    pub discovery: Arc<[u8]>,
+}
+
+impl AppState {
+    /// Builds the state over a migrated store: loads (or on first start generates) keys.
+    pub async fn new(config: Config, store: Store, kek: Kek) -> anyhow::Result<Arc<AppState>> {
+        let clock = Clock::default();
+        let keys = KeyRing::load_or_generate(&store, kek, clock.now()).await?;
+        let mut state = AppState {
+            discovery: Arc::from(&b"{}"[..]),
+            issuer: config.issuer(),
+            grants: GrantRegistry::from_config(&config),
+            bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
+            config,
+            store,
+            keys,
+            remote_jwks: RemoteJwks::new(),
+            clock,
+        };
+        state.discovery = serde_json::to_vec(&crate::http::discovery::document(&state))?.into();
+        Ok(Arc::new(state))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// The longest an access token issued now can live: config or any resource's own setting.
+    pub async fn longest_access_token_lifetime(&self) -> Result<u64, crate::store::StoreError> {
+        let by_resource = self
+            .store
+            .max_resource_token_lifetime()
+            .await?
+            .unwrap_or(0)
+            .max(0) as u64;
+        Ok(by_resource.max(self.config.tokens.access_token_lifetime))
+    }
+}
+
+/// Unix time in seconds. Protocol code receives `now` from here and never reads the system
+/// clock itself; tests move the offset to exercise expiry without sleeping.
+#[derive(Default)]
+pub struct Clock {
+    offset: AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        system + self.offset.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,221 @@
+//! Token state that must be remembered: opaque access tokens, refresh tokens, the revocation
+//! deny-list and the replay cache for one-time assertion ids.
+
+use super::{Consumed, Result, Store, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpaqueTokenRow {
+    pub token_hash: String,
+    pub jti: String,
+    pub grant_id: Option<String>,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub audience: String,
+    pub claims: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub audience: String,
+    pub claims: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+/// Deny-list keys: one token by `jti`, or every token of a grant.
+pub fn jti_key(jti: &str) -> String {
+    format!("jti:{jti}")
+}
+
+pub fn grant_key(grant_id: &str) -> String {
+    format!("grant:{grant_id}")
+}
+
+impl Store {
+    pub async fn insert_opaque_token(&self, t: &OpaqueTokenRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, \
+             audience, claims, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.jti)
+        .bind(&t.grant_id)
+        .bind(&t.client_id)
+        .bind(&t.subject)
+        .bind(&t.scope)
+        .bind(&t.audience)
+        .bind(&t.claims)
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The opaque token with this digest if it has not expired at `now`.
+    pub async fn find_opaque_token(&self, hash: &str, now: i64) -> Result<Option<OpaqueTokenRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, OpaqueTokenRow>(
+            "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, claims, \
+             issued_at, expires_at FROM access_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    pub async fn delete_opaque_token(&self, hash: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Adds a deny-list entry kept until `expires_at` (when the token would be dead anyway).
+    pub async fn revoke(&self, key: &str, expires_at: i64) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO revocations (revoked_key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (revoked_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// True when the token's `jti`, or its grant, is on the deny-list.
+    pub async fn is_revoked(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
+        let jti = jti_key(jti);
+        let grant = grant_id.map(grant_key).unwrap_or_else(|| jti.clone());
+        let found = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM revocations WHERE revoked_key = $1 OR revoked_key = $2",
+        )
+        .bind(&jti)
+        .bind(&grant)
+        .fetch_one(pool)
+        .await)?;
+        Ok(found > 0)
+    }
+
+    /// Records a one-time id (`jti`, SAML `ID`) of `issuer`; false when it was seen before.
+    /// One statement: two requests racing with the same id cannot both see it as fresh.
+    pub async fn record_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, \
+             audience, claims, issued_at, expires_at, consumed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.grant_id)
+        .bind(&t.client_id)
+        .bind(&t.subject)
+        .bind(&t.scope)
+        .bind(&t.audience)
+        .bind(&t.claims)
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The refresh token with this digest, used or not, if it has not expired.
+    pub async fn find_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<RefreshTokenRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, RefreshTokenRow>(
+            "SELECT token_hash, grant_id, client_id, subject, scope, audience, claims, \
+             issued_at, expires_at, consumed_at FROM refresh_tokens \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Takes a refresh token for rotation: one atomic statement decides the single winner.
+    pub async fn consume_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Consumed<RefreshTokenRow>> {
+        let taken = on_pool!(self, pool => sqlx::query_as::<_, RefreshTokenRow>(
+            "UPDATE refresh_tokens SET consumed_at = $2 \
+             WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+             RETURNING token_hash, grant_id, client_id, subject, scope, audience, claims, \
+             issued_at, expires_at, consumed_at",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(row) = taken {
+            return Ok(Consumed::Fresh(row));
+        }
+        Ok(match self.find_refresh_token(hash, now).await? {
+            Some(row) => Consumed::Replayed {
+                grant_id: row.grant_id,
+            },
+            None => Consumed::Missing,
+        })
+    }
+
+    /// Revokes everything a grant produced: its refresh tokens, its opaque access tokens, and,
+    /// through the deny-list until `until`, its JWT access tokens. One transaction.
+    pub async fn revoke_grant(&self, grant_id: &str, until: i64) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1")
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM access_tokens WHERE grant_id = $1")
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO revocations (revoked_key, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (revoked_key) DO NOTHING",
+            )
+            .bind(grant_key(grant_id))
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
