@@ -1,0 +1,330 @@
+//! The test harness: a real server on an ephemeral port over a fresh database of either
+//! backend, and helpers that read like a client's story.
+//!
+//! Postgres: set `PORTCULLIS_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`);
+//! each test creates its own database from it and drops it afterwards. Without the variable
+//! the Postgres half of every store test is skipped, and says so on stderr.
+
+use std::io::Write;
+use std::sync::{Arc, Once};
+
+use base64::Engine;
+use portcullis::config::Config;
+use portcullis::secret::Secret;
+use portcullis::state::AppState;
+use reqwest::{RequestBuilder, Response};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
+pub const POSTGRES_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test and is removed after it.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    /// The same KEK across restarts of the server over this database.
+    pub kek: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn loud_skip(test: &str) {
+    static BANNER: Once = Once::new();
+    // Straight to stderr: libtest captures print macros, not this, so the skip is seen.
+    let mut err = std::io::stderr().lock();
+    BANNER.call_once(|| {
+        let _ = writeln!(
+            err,
+            "\n!!! POSTGRES TESTS SKIPPED: {POSTGRES_ENV} is not set. Only the SQLite half of the \
+             store tests ran. Set it, e.g. {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/postgres !!!\n"
+        );
+    });
+    let _ = writeln!(err, "skipped (no Postgres): {test}");
+}
+
+impl Backend {
+    /// A fresh database, or `None` (after saying so loudly) when Postgres is not configured.
+    pub async fn db(self, test: &str) -> Option<TestDb> {
+        let kek = base64::engine::general_purpose::STANDARD
+            .encode(portcullis::secret::random_bytes::<32>());
+        match self {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+                Some(TestDb {
+                    backend: self,
+                    url,
+                    kek,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    loud_skip(test);
+                    return None;
+                };
+                let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = connect_pg(&admin_url).await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("postgres url");
+                url.set_path(&name);
+                Some(TestDb {
+                    backend: self,
+                    url: url.to_string(),
+                    kek,
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+}
+
+async fn connect_pg(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but Postgres is unreachable: {e}"))
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop is synchronous; run the DROP on a runtime of its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut admin = connect_pg(&admin_url).await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Runs a store test against both backends: `both_stores!(name)` for `async fn name(db: TestDb)`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::harness::Backend::Sqlite.db(stringify!($name)).await.unwrap();
+                super::$name(db).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::harness::Backend::Postgres.db(stringify!($name)).await {
+                    super::$name(db).await
+                }
+            }
+        }
+    )*};
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    pub state: Arc<AppState>,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn config_for(db: &TestDb) -> Config {
+    let mut config = Config::default();
+    config.database_url = db.url.clone();
+    config.key_encryption_key = Some(Secret::new(db.kek.clone()));
+    config.admin_token = Some(Secret::new(ADMIN_TOKEN));
+    config
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server on 127.0.0.1:0; `tweak` adjusts the config first.
+    pub async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = config_for(db);
+        config.bind = addr;
+        tweak(&mut config);
+        let (state, _) = portcullis::bootstrap(config).await.expect("bootstrap");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(portcullis::run(listener, state.clone(), async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.state.store.close().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(&format!("/admin{path}")))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// POSTs JSON to the admin API and returns status and body.
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.admin(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        send(self.admin(reqwest::Method::GET, path)).await
+    }
+
+    /// Registers a resource server and returns its JSON.
+    pub async fn resource(&self, identifier: &str, scopes: &[&str], extra: Value) -> Value {
+        let mut body = json!({ "identifier": identifier, "scopes": scopes });
+        merge(&mut body, extra);
+        let (status, created) = self.admin_post("/resources", body).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    /// Registers a client and returns the registration response (with the secret).
+    pub async fn client(&self, body: Value) -> Client {
+        let (status, created) = self.admin_post("/clients", body).await;
+        assert_eq!(status, 201, "{created}");
+        Client::from_registration(&created)
+    }
+
+    /// A confidential service client allowed `scope` on `resource`, which is created too.
+    pub async fn service_client(&self, resource: &str, scope: &str) -> Client {
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        self.resource(resource, &scopes, json!({})).await;
+        self.client(json!({
+            "client_name": "billing service",
+            "profile": "service",
+            "scope": scope,
+            "allowed_resources": [resource],
+        }))
+        .await
+    }
+
+    /// POSTs a form to the token endpoint with Basic authentication.
+    pub async fn client_credentials(&self, client: &Client, form: &[(&str, &str)]) -> (u16, Value) {
+        let mut fields = vec![("grant_type", "client_credentials")];
+        fields.extend_from_slice(form);
+        send(
+            self.post("/token")
+                .basic_auth(&client.id, client.secret.as_deref())
+                .form(&fields),
+        )
+        .await
+    }
+}
+
+/// Sends a request and returns status and JSON body (`Null` when the body is empty).
+pub async fn send(request: RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    json_of(response).await
+}
+
+pub async fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, not JSON: {text}"))
+    };
+    (status, body)
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
+    }
+}
+
+/// A registered client as a test holds it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret: Option<String>,
+    pub registration: Value,
+}
+
+impl Client {
+    pub fn from_registration(v: &Value) -> Client {
+        Client {
+            id: v["client_id"].as_str().expect("client_id").to_string(),
+            secret: v["client_secret"].as_str().map(str::to_string),
+            registration: v.clone(),
+        }
+    }
+}
+
+/// The claims of a JWT, without verifying it (tests verify separately where it matters).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+pub fn jwt_header(token: &str) -> Value {
+    let header = token.split('.').next().expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON header")
+}
