@@ -234,6 +234,9 @@ pub struct RotatedSecret {
     pub previous_secrets_expire_at: i64,
 }
 
+/// The longest previous secrets may keep working after a rotation.
+pub const MAX_GRACE_PERIOD: u64 = 365 * 86_400;
+
 /// Adds a new secret; the old ones keep working for `grace_period` seconds so deployments can
 /// roll over without downtime.
 pub async fn rotate_secret(
@@ -243,6 +246,12 @@ pub async fn rotate_secret(
     grace_period: u64,
     now: i64,
 ) -> Result<RotatedSecret, OAuthError> {
+    // Anything longer is a typo, and past i64 the sum below would overflow.
+    if grace_period > MAX_GRACE_PERIOD {
+        return Err(OAuthError::invalid_request(
+            "grace_period: at most 31536000 seconds (a year)",
+        ));
+    }
     let client = get(store, client_id).await?;
     if !client.metadata.token_endpoint_auth_method.uses_secret() {
         return Err(OAuthError::invalid_request(format!(

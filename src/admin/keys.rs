@@ -8,6 +8,9 @@ use crate::error::OAuthError;
 use crate::keys::{KeyInfo, KeyRing};
 use crate::store::{AuditEvent, Store};
 
+/// The furthest ahead a new key may be scheduled to start signing.
+pub const MAX_ACTIVATE_IN: u64 = 365 * 86_400;
+
 pub async fn list(store: &Store, keys: &KeyRing, now: i64) -> Result<Vec<KeyInfo>, OAuthError> {
     let rows = store.list_signing_keys(now).await?;
     Ok(keys.describe(&rows, now))
@@ -25,6 +28,12 @@ pub async fn rotate(
     activate_in: u64,
     now: i64,
 ) -> Result<Vec<KeyInfo>, OAuthError> {
+    // Anything longer is a typo, and past i64 the sum below would overflow.
+    if activate_in > MAX_ACTIVATE_IN {
+        return Err(OAuthError::invalid_request(
+            "activate_in: at most 31536000 seconds (a year)",
+        ));
+    }
     let algs: Vec<SigningAlg> = if algs.is_empty() {
         SigningAlg::ALL.to_vec()
     } else {

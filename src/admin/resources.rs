@@ -73,6 +73,9 @@ pub struct ResourceList {
     pub next: Option<String>,
 }
 
+/// Longest resource identifier, in bytes.
+pub const MAX_IDENTIFIER_LEN: usize = 2000;
+
 fn bad(field: &str, message: &str) -> OAuthError {
     OAuthError::invalid_request(format!("{field}: {message}"))
 }
@@ -84,6 +87,10 @@ async fn to_row(
     created_at: i64,
     now: i64,
 ) -> Result<ResourceRow, OAuthError> {
+    // The identifier is unique-indexed, and a PostgreSQL index entry holds at most 2704 bytes.
+    if req.identifier.len() > MAX_IDENTIFIER_LEN {
+        return Err(bad("identifier", "at most 2000 bytes"));
+    }
     // RFC 8707 §2: an absolute URI without a fragment; `api://orders` style URNs included.
     parse_absolute(&req.identifier).map_err(|m| bad("identifier", m))?;
     let mut scopes: Vec<ScopeDef> = Vec::new();

@@ -142,7 +142,10 @@ impl KeyRing {
         now: i64,
         valid_from: i64,
     ) -> Result<SigningKeyRow, KeyError> {
-        let kid = URL_SAFE_NO_PAD.encode(crate::secret::random_bytes::<12>());
+        // Time-ordered (UUIDv7, lowercase hex): keys with the same `valid_from` are ranked by
+        // kid, so a key made later must sort later, or a rotation within the same second as
+        // the previous key's start would leave the old key signing half the time.
+        let kid = uuid::Uuid::now_v7().simple().to_string();
         let generated = signer::generate(alg, &kid)?;
         Ok(SigningKeyRow {
             private_key: self.kek.seal(&generated.pkcs8, &kid)?,

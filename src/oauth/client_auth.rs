@@ -151,7 +151,8 @@ fn form_decode(value: &str) -> Option<String> {
         }
         i += 1;
     }
-    String::from_utf8(out).ok()
+    // RFC 6749 Appendix A: client ids and secrets are VSCHAR, never NUL.
+    String::from_utf8(out).ok().filter(|s| !s.contains('\0'))
 }
 
 /// Checks the presented credentials against the client's registration. `endpoint_url` is the
@@ -263,7 +264,7 @@ async fn verify_assertion(
         ),
         (None, Some(uri)) => state
             .remote_jwks
-            .get(uri, header.kid.as_deref())
+            .get(uri, header.kid.as_deref(), now)
             .await
             .map_err(fail)?,
         (None, None) => return Err(fail("no jwks registered".into())),

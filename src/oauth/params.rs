@@ -18,6 +18,14 @@ impl Params {
     pub fn parse(body: &[u8]) -> Result<Params, OAuthError> {
         let mut params = Params::default();
         for (name, value) in form_urlencoded::parse(body) {
+            // RFC 6749 Appendix A: no parameter's syntax admits NUL, and one would reach the
+            // store, where PostgreSQL refuses it.
+            if name.contains('\0') || value.contains('\0') {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {} contains a NUL character",
+                    name.replace('\0', "")
+                )));
+            }
             if value.is_empty() {
                 continue;
             }

@@ -1,20 +1,25 @@
 //! Keys published at a client's `jwks_uri` (RFC 7591 §2), cached per process. A cache of
 //! remote data is safe per node: every node fetches the same document. An unknown `kid`
-//! triggers a re-fetch (key rotation at the client), at most once per `MIN_REFETCH`.
+//! triggers a re-fetch (key rotation at the client), at most once per `MIN_REFETCH`. Ages are
+//! measured on the server's clock (`now`, DESIGN.md: time comes in from outside), so tests can
+//! exercise the re-fetch without sleeping.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 
-const TTL: Duration = Duration::from_secs(300);
-const MIN_REFETCH: Duration = Duration::from_secs(10);
+/// Seconds a fetched key set is used before it is fetched again.
+const TTL: i64 = 300;
+/// Seconds after a fetch during which an unknown `kid` does not cause another.
+const MIN_REFETCH: i64 = 10;
 const MAX_BYTES: usize = 256 * 1024;
 
 pub struct RemoteJwks {
     http: reqwest::Client,
-    cache: Mutex<HashMap<String, (Instant, Arc<JwkSet>)>>,
+    /// By URI: when it was fetched (Unix seconds) and the key set.
+    cache: Mutex<HashMap<String, (i64, Arc<JwkSet>)>>,
 }
 
 impl Default for RemoteJwks {
@@ -36,8 +41,8 @@ impl RemoteJwks {
         }
     }
 
-    /// The key set at `uri`, re-fetched when stale or when it lacks `kid`.
-    pub async fn get(&self, uri: &str, kid: Option<&str>) -> Result<Arc<JwkSet>, String> {
+    /// The key set at `uri` at `now`, re-fetched when stale or when it lacks `kid`.
+    pub async fn get(&self, uri: &str, kid: Option<&str>, now: i64) -> Result<Arc<JwkSet>, String> {
         let cached = self
             .cache
             .lock()
@@ -45,9 +50,10 @@ impl RemoteJwks {
             .get(uri)
             .cloned();
         if let Some((fetched_at, set)) = &cached {
-            let age = fetched_at.elapsed();
+            let age = now - fetched_at;
             let has_kid = kid.is_none_or(|k| set.find(k).is_some());
-            if age < TTL && (has_kid || age < MIN_REFETCH) {
+            // A clock stepped back makes the entry stale rather than fresh for longer.
+            if (0..TTL).contains(&age) && (has_kid || age < MIN_REFETCH) {
                 return Ok(set.clone());
             }
         }
@@ -57,7 +63,7 @@ impl RemoteJwks {
                 self.cache
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(uri.to_string(), (Instant::now(), set.clone()));
+                    .insert(uri.to_string(), (now, set.clone()));
                 Ok(set)
             }
             // A client whose JWKS host blips keeps working on the keys we already have.

@@ -153,11 +153,12 @@ pub struct TestServer {
 }
 
 pub fn config_for(db: &TestDb) -> Config {
-    let mut config = Config::default();
-    config.database_url = db.url.clone();
-    config.key_encryption_key = Some(Secret::new(db.kek.clone()));
-    config.admin_token = Some(Secret::new(ADMIN_TOKEN));
-    config
+    Config {
+        database_url: db.url.clone(),
+        key_encryption_key: Some(Secret::new(db.kek.clone())),
+        admin_token: Some(Secret::new(ADMIN_TOKEN)),
+        ..Config::default()
+    }
 }
 
 impl TestServer {
@@ -327,4 +328,127 @@ pub fn jwt_header(token: &str) -> Value {
         .decode(header)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON header")
+}
+
+/// RFC 6749 §5.1: token responses and their errors are never cached.
+pub fn assert_no_store(headers: &reqwest::header::HeaderMap, what: &str) {
+    assert_eq!(headers["cache-control"], "no-store", "{what}");
+    assert_eq!(headers["pragma"], "no-cache", "{what}");
+}
+
+impl TestServer {
+    /// POSTs a form to an endpoint that authenticates clients, with Basic authentication.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        client: &Client,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
+        send(
+            self.post(path)
+                .basic_auth(&client.id, client.secret.as_deref())
+                .form(form),
+        )
+        .await
+    }
+}
+
+/// Sends a request and returns status, headers and JSON body (`Null` when the body is empty).
+pub async fn send_full(request: RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = request.send().await.expect("request");
+    let headers = response.headers().clone();
+    let (status, body) = json_of(response).await;
+    (status, headers, body)
+}
+
+/// A header as text, or "" when absent.
+pub fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+impl TestServer {
+    /// RFC 7662 introspection of `token`, authenticated as `client` with Basic.
+    pub async fn introspect(&self, client: &Client, token: &str) -> (u16, Value) {
+        send(
+            self.post("/introspect")
+                .basic_auth(&client.id, client.secret.as_deref())
+                .form(&[("token", token)]),
+        )
+        .await
+    }
+
+    /// A client_credentials access token; panics unless the server issues one.
+    pub async fn access_token(&self, client: &Client, form: &[(&str, &str)]) -> String {
+        let (status, body) = self.client_credentials(client, form).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// The published JWKS.
+    pub async fn jwks(&self) -> Value {
+        let (status, jwks) = send(self.get("/.well-known/jwks.json")).await;
+        assert_eq!(status, 200, "{jwks}");
+        jwks
+    }
+}
+
+/// The `kid`s of a JWKS, sorted.
+pub fn jwks_kids(jwks: &Value) -> Vec<String> {
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
+/// An ES256 key pair a test holds: a client's assertion key, or another server's signing key.
+pub struct EcKey {
+    pub kid: String,
+    pkcs8: Vec<u8>,
+    /// Uncompressed P-256 point: 0x04 || X || Y.
+    point: Vec<u8>,
+}
+
+impl EcKey {
+    pub fn generate(kid: &str) -> EcKey {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("generate");
+        EcKey {
+            kid: kid.to_string(),
+            pkcs8: pair.to_pkcs8v1().expect("pkcs8").as_ref().to_vec(),
+            point: pair.public_key().as_ref().to_vec(),
+        }
+    }
+
+    /// The public JWK (RFC 7518 §6.2.1).
+    pub fn jwk(&self) -> Value {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
+            "x": b64(&self.point[1..33]), "y": b64(&self.point[33..65]),
+        })
+    }
+
+    /// A compact JWS of `claims` under this key's `kid`, `typ` JWT.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_as(&self.kid, "JWT", claims)
+    }
+
+    /// Signs with this key, naming `kid` and `typ` in the header.
+    pub fn sign_as(&self, kid: &str, typ: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(kid.to_string());
+        header.typ = Some(typ.to_string());
+        let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    }
 }

@@ -3,4 +3,13 @@
 
 mod harness;
 
+mod admin_api;
+mod bad_input;
+mod client_auth;
 mod discovery;
+mod introspection;
+mod keys;
+mod persistence;
+mod revocation;
+mod token_endpoint;
+mod token_validation;

@@ -1,0 +1,122 @@
+//! RFC 7009 token revocation: a client revokes its own tokens, and introspection agrees.
+
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::harness::{Client, TestDb, TestServer, send_full};
+
+const ORDERS: &str = "https://orders.example.com";
+const REPORTS: &str = "https://reports.example.com";
+
+async fn setup(server: &TestServer) -> (Client, Client) {
+    server.resource(ORDERS, &["read"], json!({})).await;
+    server
+        .resource(
+            REPORTS,
+            &["report"],
+            json!({ "access_token_format": "opaque" }),
+        )
+        .await;
+    let client = |name: &str| {
+        json!({
+            "client_name": name,
+            "profile": "service",
+            "scope": "read report",
+            "allowed_resources": [ORDERS, REPORTS],
+        })
+    };
+    (
+        server.client(client("reporting job")).await,
+        server.client(client("another job")).await,
+    )
+}
+
+async fn revoke(server: &TestServer, client: &Client, form: &[(&str, &str)]) -> (u16, Value) {
+    server.post_as("/revoke", client, form).await
+}
+
+async fn is_active(server: &TestServer, caller: &Client, token: &str) -> bool {
+    let (status, info) = server.introspect(caller, token).await;
+    assert_eq!(status, 200, "{info}");
+    info["active"] == json!(true)
+}
+
+async fn clients_revoke_their_own_tokens(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (client, _) = setup(&server).await;
+
+    // A JWT access token goes on the deny-list; a sibling token is unaffected.
+    let jwt = server.access_token(&client, &[("resource", ORDERS)]).await;
+    let sibling = server.access_token(&client, &[("resource", ORDERS)]).await;
+    assert!(is_active(&server, &client, &jwt).await);
+    let (status, body) = revoke(&server, &client, &[("token", &jwt)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!is_active(&server, &client, &jwt).await);
+    assert!(is_active(&server, &client, &sibling).await);
+    // §2.2: revoking it again, or a token the server never issued, is still a 200.
+    let (status, body) = revoke(&server, &client, &[("token", &jwt)]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = revoke(&server, &client, &[("token", "never-issued")]).await;
+    assert_eq!(status, 200, "{body}");
+
+    // An opaque access token, with a hint that is wrong (§2.1: the search extends).
+    let opaque = server.access_token(&client, &[("resource", REPORTS)]).await;
+    assert!(is_active(&server, &client, &opaque).await);
+    let (status, body) = revoke(
+        &server,
+        &client,
+        &[("token", &opaque), ("token_type_hint", "refresh_token")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!is_active(&server, &client, &opaque).await);
+    server.stop().await;
+}
+
+async fn only_the_owner_may_revoke(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (client, other) = setup(&server).await;
+    let jwt = server.access_token(&client, &[("resource", ORDERS)]).await;
+    let opaque = server.access_token(&client, &[("resource", REPORTS)]).await;
+
+    // §2.1: the token was not issued to the caller: refused, and the token lives on.
+    for token in [&jwt, &opaque] {
+        let (status, body) = revoke(&server, &other, &[("token", token)]).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("unauthorized_client")),
+            "{body}"
+        );
+        assert!(is_active(&server, &client, token).await);
+    }
+
+    // §2.1: the client authenticates.
+    let (status, _, body) =
+        send_full(server.post("/revoke").form(&[("token", jwt.as_str())])).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, _, body) = send_full(
+        server
+            .post("/revoke")
+            .basic_auth(&client.id, Some("not-the-secret"))
+            .form(&[("token", jwt.as_str())]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(is_active(&server, &client, &jwt).await);
+
+    // §2.1: `token` is required.
+    let (status, body) = revoke(&server, &client, &[("token_type_hint", "access_token")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    server.stop().await;
+}
+
+both_stores!(clients_revoke_their_own_tokens, only_the_owner_may_revoke);
