@@ -21,8 +21,9 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/portcullis /usr/local/bin/portcullis
 
 # The SQLite database and its generated key-encryption key (portcullis.db.kek) live in /data.
-# Set PORTCULLIS_ISSUER to the public URL: by default it is derived from the bind address.
+# Set PORTCULLIS_ISSUER to the public URL clients use; the default only suits a local trial.
 ENV PORTCULLIS_BIND=0.0.0.0:8080 \
+    PORTCULLIS_ISSUER=http://localhost:8080 \
     PORTCULLIS_DATABASE_URL=sqlite:///data/portcullis.db
 VOLUME ["/data"]
 WORKDIR /data

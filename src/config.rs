@@ -266,6 +266,16 @@ impl Config {
     /// production.
     pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
         let mut warnings = Vec::new();
+        // RFC 8414 §2: the issuer is what clients reach; 0.0.0.0 or [::] is nobody's address.
+        if self.issuer.is_none() && self.bind.ip().is_unspecified() {
+            return Err(ConfigError::new(
+                "issuer",
+                format!(
+                    "required when bind is {}: set the public URL clients use, e.g. https://id.example.com",
+                    self.bind
+                ),
+            ));
+        }
         let issuer = self.issuer();
         let url = url::Url::parse(&issuer)
             .map_err(|e| ConfigError::new("issuer", format!("not a URL: {e}")))?;
@@ -346,6 +356,12 @@ impl Config {
                     format!("must be between 1 and {max}"),
                 ));
             }
+        }
+        if self.clients.secret_grace_period > 365 * 86_400 {
+            return Err(ConfigError::new(
+                "clients.secret_grace_period",
+                "must be at most 31536000 seconds (a year)",
+            ));
         }
         if t.access_token_lifetime > 3_600 {
             warnings.push(
@@ -431,6 +447,12 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "key_encryption_key");
+
+        let c = Config {
+            bind: "0.0.0.0:8080".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "issuer");
 
         let c = Config {
             issuer: Some("https://id.example.com/?x=1".into()),

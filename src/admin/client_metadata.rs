@@ -38,6 +38,14 @@ pub struct ClientRegistration {
     pub unknown: Map<String, Value>,
 }
 
+impl ClientRegistration {
+    /// RFC 7591 §3.2.2: metadata of the wrong shape is `invalid_client_metadata`, naming the field.
+    pub fn from_json(value: Value) -> Result<Self, OAuthError> {
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| bad(&e.path().to_string(), &e.inner().to_string()))
+    }
+}
+
 const RESPONSE_TYPES: [&str; 5] = [
     "code",
     "token",

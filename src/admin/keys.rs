@@ -46,22 +46,20 @@ pub async fn rotate(
         .unwrap_or(0)
         .max(config.tokens.access_token_lifetime as i64)
         .max(config.tokens.id_token_lifetime as i64);
-    let mut kids = Vec::new();
-    for alg in algs {
-        let row = keys.new_key_row(alg, now, valid_from)?;
-        store
-            .insert_signing_key(&row, Some(valid_from + longest))
-            .await?;
-        kids.push(row.kid);
-    }
+    let rows = algs
+        .into_iter()
+        .map(|alg| keys.new_key_row(alg, now, valid_from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kids: Vec<&str> = rows.iter().map(|r| r.kid.as_str()).collect();
+    let audit = AuditEvent::new(
+        now,
+        &actor.0,
+        "keys.rotate",
+        &kids.join(","),
+        json!({ "valid_from": valid_from }),
+    );
     store
-        .record_audit(&AuditEvent::new(
-            now,
-            &actor.0,
-            "keys.rotate",
-            &kids.join(","),
-            json!({ "valid_from": valid_from }),
-        ))
+        .insert_signing_keys(&rows, Some(valid_from + longest), Some(&audit))
         .await?;
     keys.reload(store, now).await?;
     list(store, keys, now).await

@@ -2,7 +2,7 @@
 //! ever gets axum's plain-text rejection.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -97,15 +97,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "the body must not contain NUL characters",
             ));
         }
+        // Syntax first, then shape: a well-formed body of the wrong shape names the field.
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            return Err(OAuthError::invalid_request(format!("malformed JSON: {e}")));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(OAuthError::invalid_client_metadata(e.body_text()))
-            }
-            Err(e) => Err(OAuthError::invalid_request(format!(
-                "malformed JSON: {}",
-                e.body_text()
-            ))),
+            Err(e) => Err(OAuthError::invalid_request(e.body_text())),
         }
     }
 }

@@ -76,7 +76,9 @@ impl KeyRing {
         for alg in SigningAlg::ALL {
             if !rows.iter().any(|r| r.alg == alg.as_str()) {
                 let row = ring.new_key_row(alg, now, now)?;
-                store.insert_signing_key(&row, None).await?;
+                store
+                    .insert_signing_keys(std::slice::from_ref(&row), None, None)
+                    .await?;
                 tracing::info!(kid = %row.kid, alg = alg.as_str(), "generated signing key");
             }
         }

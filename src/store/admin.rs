@@ -21,7 +21,16 @@ pub struct AuditEvent {
     pub actor: String,
     pub action: String,
     pub target: String,
+    /// JSON text in the store, a JSON object when shown.
+    #[serde(serialize_with = "as_json")]
     pub detail: String,
+}
+
+fn as_json<S: serde::Serializer>(text: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    serde_json::from_str::<Value>(text)
+        .unwrap_or(Value::Null)
+        .serialize(s)
 }
 
 impl AuditEvent {
@@ -91,11 +100,6 @@ impl Store {
         .bind(now)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    pub async fn record_audit(&self, event: &AuditEvent) -> Result<()> {
-        on_pool!(self, pool => { insert_audit!(pool, event); });
-        Ok(())
     }
 
     /// Newest first.

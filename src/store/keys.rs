@@ -1,6 +1,7 @@
 //! Signing keys: private keys sealed under the KEK, public JWKs in clear.
 
-use super::{Result, Store, on_pool};
+use super::admin::insert_audit;
+use super::{AuditEvent, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SigningKeyRow {
@@ -26,41 +27,48 @@ impl Store {
         .await)?)
     }
 
-    /// Adds a key; with `retire_until`, every older key of the same algorithm that is not yet
-    /// retiring stays published until then. "Older" is by (`valid_from`, `kid`), so two nodes
-    /// rotating at once never retire each other's key both ways: the greater one survives.
-    pub async fn insert_signing_key(
+    /// Adds keys in one transaction; with `retire_until`, every older key of the same algorithm
+    /// that is not yet retiring stays published until then. "Older" is by (`valid_from`, `kid`),
+    /// so two nodes rotating at once never retire each other's key both ways: the greater one
+    /// survives. The audit event, if any, is written in the same transaction.
+    pub async fn insert_signing_keys(
         &self,
-        row: &SigningKeyRow,
+        rows: &[SigningKeyRow],
         retire_until: Option<i64>,
+        audit: Option<&AuditEvent>,
     ) -> Result<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO signing_keys \
-                 (kid, alg, private_key, public_jwk, created_at, valid_from, publish_until) \
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-            )
-            .bind(&row.kid)
-            .bind(&row.alg)
-            .bind(&row.private_key)
-            .bind(&row.public_jwk)
-            .bind(row.created_at)
-            .bind(row.valid_from)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(until) = retire_until {
+            for row in rows {
                 sqlx::query(
-                    "UPDATE signing_keys SET publish_until = $1 \
-                     WHERE alg = $2 AND publish_until IS NULL \
-                     AND (valid_from < $3 OR (valid_from = $3 AND kid < $4))",
+                    "INSERT INTO signing_keys \
+                     (kid, alg, private_key, public_jwk, created_at, valid_from, publish_until) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL)",
                 )
-                .bind(until)
-                .bind(&row.alg)
-                .bind(row.valid_from)
                 .bind(&row.kid)
+                .bind(&row.alg)
+                .bind(&row.private_key)
+                .bind(&row.public_jwk)
+                .bind(row.created_at)
+                .bind(row.valid_from)
                 .execute(&mut *tx)
                 .await?;
+                if let Some(until) = retire_until {
+                    sqlx::query(
+                        "UPDATE signing_keys SET publish_until = $1 \
+                         WHERE alg = $2 AND publish_until IS NULL \
+                         AND (valid_from < $3 OR (valid_from = $3 AND kid < $4))",
+                    )
+                    .bind(until)
+                    .bind(&row.alg)
+                    .bind(row.valid_from)
+                    .bind(&row.kid)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            if let Some(event) = audit {
+                insert_audit!(&mut *tx, event);
             }
             tx.commit().await?;
         });

@@ -356,6 +356,16 @@ async fn registration_errors_follow_rfc7591(db: TestDb) {
             "token_endpoint_auth_method",
         ),
         (
+            json!({ "client_name": "x", "profile": "service", "token_endpoint_auth_method": 7 }),
+            "invalid_client_metadata",
+            "token_endpoint_auth_method",
+        ),
+        (
+            json!({ "client_name": "x", "profile": "service", "redirect_uris": "https://a.test/cb" }),
+            "invalid_client_metadata",
+            "redirect_uris",
+        ),
+        (
             json!({ "profile": "service" }),
             "invalid_client_metadata",
             "client_name",

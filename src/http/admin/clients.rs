@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::admin::client_metadata::ClientRegistration;
 use crate::admin::{Actor, Page, clients};
@@ -18,8 +19,9 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
-    extract::Json(req): extract::Json<ClientRegistration>,
+    extract::Json(req): extract::Json<Value>,
 ) -> Result<Response, OAuthError> {
+    let req = ClientRegistration::from_json(req)?;
     let registered = clients::register(&state.store, &actor, req, state.now()).await?;
     Ok(no_store(
         (StatusCode::CREATED, Json(registered)).into_response(),
@@ -44,8 +46,9 @@ pub async fn update(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
-    extract::Json(req): extract::Json<ClientRegistration>,
+    extract::Json(req): extract::Json<Value>,
 ) -> Result<Response, OAuthError> {
+    let req = ClientRegistration::from_json(req)?;
     let updated = clients::update(&state.store, &actor, &id, req, state.now()).await?;
     Ok(no_store(Json(updated).into_response()))
 }
