@@ -136,6 +136,7 @@ impl std::error::Error for OAuthError {}
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
+        metrics::counter!("portcullis_oauth_errors_total", "error" => self.code).increment(1);
         if self.status.is_server_error() {
             tracing::error!(error = self.code, detail = ?self.detail, "request failed");
         } else {

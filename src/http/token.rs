@@ -44,5 +44,12 @@ pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Res
         now,
     };
     let response = handler.handle(&cx, &form.params).await?;
+    // Issuance is counted, not stored (the Prometheus exporter reads these counters).
+    metrics::counter!(
+        "portcullis_tokens_issued_total",
+        "grant_type" => handler.grant_type(),
+        "client_id" => client.id.clone()
+    )
+    .increment(1);
     Ok(no_store(Json(response).into_response()))
 }
