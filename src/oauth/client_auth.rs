@@ -173,8 +173,8 @@ pub async fn authenticate(
                 .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?,
         },
     };
-    let row = state.store.get_client(&id).await?;
-    let Some(row) = row else {
+    let found = state.store.get_client_with_secrets(&id, now).await?;
+    let Some((row, hashes)) = found else {
         return Err(presented
             .fail("client authentication failed")
             .with_detail(format!("unknown client {id:?}")));
@@ -193,7 +193,6 @@ pub async fn authenticate(
     match presented {
         Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
             let presented_hash = sha256_hex(secret);
-            let hashes = state.store.client_secret_hashes(&id, now).await?;
             // Compare against every live secret, without stopping early.
             let matched = hashes
                 .iter()

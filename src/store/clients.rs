@@ -146,6 +146,41 @@ impl Store {
         Ok(deleted)
     }
 
+    /// The client and the digests of its secrets that still authenticate at `now`, in one
+    /// round trip: this is on the token endpoint's hot path.
+    pub async fn get_client_with_secrets(
+        &self,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<(ClientRow, Vec<String>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Joined {
+            #[sqlx(flatten)]
+            client: ClientRow,
+            secret_hash: Option<String>,
+        }
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, Joined>(
+            "SELECT c.client_id, c.client_name, c.profile, c.token_endpoint_auth_method, \
+             c.metadata, c.created_at, c.updated_at, s.secret_hash \
+             FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.client_id \
+             AND (s.expires_at IS NULL OR s.expires_at > $2) \
+             WHERE c.client_id = $1",
+        )
+        .bind(client_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let hashes = std::iter::once(first.secret_hash)
+            .chain(rows.map(|r| r.secret_hash))
+            .flatten()
+            .collect();
+        Ok(Some((first.client, hashes)))
+    }
+
     /// Secrets that still authenticate at `now`.
     pub async fn client_secret_hashes(&self, client_id: &str, now: i64) -> Result<Vec<String>> {
         Ok(on_pool!(self, pool => sqlx::query_scalar::<_, String>(
