@@ -9,13 +9,30 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::OAuthError;
+use crate::oauth::client::Client;
+use crate::oauth::client_auth;
 use crate::oauth::params::Params;
+use crate::state::AppState;
 
 /// An `application/x-www-form-urlencoded` body (RFC 6749 §3.2), parsed into `Params`, with
 /// the `Authorization` header kept for client authentication.
 pub struct Form {
     pub params: Params,
     pub authorization: Option<String>,
+}
+
+impl Form {
+    /// Authenticates the calling client (RFC 6749 §2.3) for the endpoint at `path`: the
+    /// shared first step of the token, introspection and revocation endpoints.
+    pub async fn authenticate_client(
+        &self,
+        state: &AppState,
+        path: &str,
+        now: i64,
+    ) -> Result<Client, OAuthError> {
+        let presented = client_auth::presented(self.authorization.as_deref(), &self.params)?;
+        client_auth::authenticate(state, &presented, &state.endpoint(path), now).await
+    }
 }
 
 fn body_error(e: BytesRejection) -> OAuthError {

@@ -14,7 +14,6 @@ use super::no_store;
 use crate::error::OAuthError;
 use crate::names::path;
 use crate::oauth::client::Client;
-use crate::oauth::client_auth;
 use crate::oauth::inspect::{Hint, TokenInfo, TokenKind, inspect};
 use crate::state::AppState;
 
@@ -23,10 +22,9 @@ pub async fn introspect(
     form: Form,
 ) -> Result<Response, OAuthError> {
     let now = state.now();
-    let presented = client_auth::presented(form.authorization.as_deref(), &form.params)?;
-    let caller =
-        client_auth::authenticate(&state, &presented, &state.endpoint(path::INTROSPECT), now)
-            .await?;
+    let caller = form
+        .authenticate_client(&state, path::INTROSPECT, now)
+        .await?;
     // RFC 7662 §2.1: the endpoint requires authorization; a public client has none to offer.
     if caller.is_public() {
         return Err(OAuthError::invalid_client(

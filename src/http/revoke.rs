@@ -12,7 +12,6 @@ use super::extract::Form;
 use super::no_store;
 use crate::error::OAuthError;
 use crate::names::path;
-use crate::oauth::client_auth;
 use crate::oauth::inspect::{Hint, TokenKind, inspect};
 use crate::secret::sha256_hex;
 use crate::state::AppState;
@@ -23,9 +22,7 @@ pub async fn revoke(
     form: Form,
 ) -> Result<Response, OAuthError> {
     let now = state.now();
-    let presented = client_auth::presented(form.authorization.as_deref(), &form.params)?;
-    let caller =
-        client_auth::authenticate(&state, &presented, &state.endpoint(path::REVOKE), now).await?;
+    let caller = form.authenticate_client(&state, path::REVOKE, now).await?;
     let token = form.params.require("token")?;
     let hint = Hint::parse(form.params.get("token_type_hint"));
     let Some(info) = inspect(&state, token, hint, now).await? else {

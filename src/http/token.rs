@@ -12,7 +12,6 @@ use super::no_store;
 use crate::error::OAuthError;
 use crate::grants::TokenContext;
 use crate::names::path;
-use crate::oauth::client_auth;
 use crate::state::AppState;
 
 pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Response, OAuthError> {
@@ -23,9 +22,7 @@ pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Res
         .grants
         .get(grant_type)
         .ok_or_else(|| OAuthError::unsupported_grant_type("unsupported grant_type"))?;
-    let presented = client_auth::presented(form.authorization.as_deref(), &form.params)?;
-    let client =
-        client_auth::authenticate(&state, &presented, &state.endpoint(path::TOKEN), now).await?;
+    let client = form.authenticate_client(&state, path::TOKEN, now).await?;
     if client.is_public() && !handler.allows_public_clients() {
         return Err(
             OAuthError::unauthorized_client("public clients may not use this grant")
