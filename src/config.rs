@@ -3,7 +3,7 @@
 //! start, so a bad value fails there with the field named, never later.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -30,6 +30,10 @@ pub struct Config {
     pub keys: KeyConfig,
     pub http: HttpConfig,
     pub clients: ClientConfig,
+    pub session: SessionConfig,
+    /// A directory of page templates; a file there replaces the built-in template of the same
+    /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`).
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -87,6 +91,16 @@ pub struct ClientConfig {
     pub secret_grace_period: u64,
 }
 
+/// Browser sessions at the authorization server (sign-in state), kept in the store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Seconds without a request after which a session ends.
+    pub idle_lifetime: u64,
+    /// Seconds after sign-in after which a session ends however active it is.
+    pub absolute_lifetime: u64,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     ES256,
@@ -124,6 +138,8 @@ impl Default for Config {
             keys: KeyConfig::default(),
             http: HttpConfig::default(),
             clients: ClientConfig::default(),
+            session: SessionConfig::default(),
+            templates_dir: None,
         }
     }
 }
@@ -155,6 +171,15 @@ impl Default for HttpConfig {
         Self {
             body_limit: 64 * 1024,
             request_timeout: 15,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_lifetime: 30 * 60,
+            absolute_lifetime: 12 * 3600,
         }
     }
 }
@@ -349,6 +374,17 @@ impl Config {
             ),
             ("keys.reload_interval", self.keys.reload_interval, 3_600),
             ("http.request_timeout", self.http.request_timeout, 600),
+            (
+                "session.idle_lifetime",
+                self.session.idle_lifetime,
+                30 * 86_400,
+            ),
+            // Browsers cap a cookie's Max-Age at 400 days.
+            (
+                "session.absolute_lifetime",
+                self.session.absolute_lifetime,
+                400 * 86_400,
+            ),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(
@@ -356,6 +392,20 @@ impl Config {
                     format!("must be between 1 and {max}"),
                 ));
             }
+        }
+        if self.session.idle_lifetime > self.session.absolute_lifetime {
+            return Err(ConfigError::new(
+                "session.idle_lifetime",
+                "must not exceed session.absolute_lifetime",
+            ));
+        }
+        if let Some(dir) = &self.templates_dir
+            && !dir.is_dir()
+        {
+            return Err(ConfigError::new(
+                "templates_dir",
+                format!("{} is not a directory", dir.display()),
+            ));
         }
         if self.clients.secret_grace_period > 365 * 86_400 {
             return Err(ConfigError::new(

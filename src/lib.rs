@@ -11,7 +11,9 @@ pub mod http;
 pub mod keys;
 pub mod names;
 pub mod oauth;
+pub mod pages;
 pub mod secret;
+pub mod session;
 pub mod state;
 pub mod store;
 

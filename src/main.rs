@@ -34,6 +34,9 @@ enum Command {
     /// Manage clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -88,6 +91,95 @@ struct CreateClient {
     resources: Vec<String>,
     #[arg(long)]
     jwks_uri: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; without a password they cannot sign in with one.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of stdin (not echoed on a terminal).
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password itself: other local users can see it in the process list.
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Set a user's password, read from the first line of stdin.
+    SetPassword {
+        /// The user's id or username.
+        user: String,
+        /// Accepted for symmetry with `create`: the password is always read from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop a user from signing in.
+    Disable { user: String },
+    /// Let a disabled user sign in again.
+    Enable { user: String },
+}
+
+/// One line of stdin without its line ending; typed without echo on a terminal, and twice.
+fn read_password() -> anyhow::Result<portcullis::secret::Secret> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    let read_line = |prompt: &str| -> anyhow::Result<String> {
+        let mut line = String::new();
+        if tty {
+            eprint!("{prompt}");
+            set_echo(false);
+        }
+        let read = stdin.lock().read_line(&mut line);
+        if tty {
+            set_echo(true);
+            eprintln!();
+        }
+        read?;
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+    };
+    let password = read_line("password: ")?;
+    if tty && read_line("again: ")? != password {
+        anyhow::bail!("the passwords differ");
+    }
+    Ok(portcullis::secret::Secret::new(password))
+}
+
+/// `user disable` and `user enable`: a replace that changes only `disabled`.
+async fn set_disabled(
+    store: &portcullis::store::Store,
+    user: &str,
+    disabled: bool,
+    now: i64,
+) -> anyhow::Result<admin::users::User> {
+    let user = admin::users::find(store, user).await?;
+    let req = admin::users::UserRequest {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    Ok(admin::users::update(store, &Actor::cli(), &user.id, req, now).await?)
+}
+
+/// Terminal echo on or off through `stty`, which saves a terminal crate for one call.
+fn set_echo(on: bool) {
+    #[cfg(unix)]
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .status();
+    #[cfg(not(unix))]
+    let _ = on;
 }
 
 #[derive(Subcommand)]
@@ -247,6 +339,52 @@ async fn real_main() -> anyhow::Result<()> {
                     &admin::clients::rotate_secret(store, &Actor::cli(), &client_id, grace, now)
                         .await?,
                 );
+            }
+        },
+        Command::User(c) => match c {
+            UserCommand::Create {
+                username,
+                password_stdin,
+                password,
+                email,
+                name,
+            } => {
+                if password.is_some() {
+                    eprintln!(
+                        "warning: --password is visible to other users; prefer --password-stdin"
+                    );
+                }
+                let password = match password {
+                    Some(p) => Some(portcullis::secret::Secret::new(p)),
+                    None if password_stdin => Some(read_password()?),
+                    None => None,
+                };
+                let req = admin::users::UserRequest {
+                    username: Some(username),
+                    password,
+                    disabled: None,
+                    claims: Some(admin::users::Claims {
+                        email,
+                        name,
+                        ..Default::default()
+                    }),
+                };
+                print_json(&admin::users::create(store, &Actor::cli(), req, now).await?);
+            }
+            UserCommand::List { limit, after } => {
+                print_json(&admin::users::list(store, &Page { limit, after }).await?)
+            }
+            UserCommand::SetPassword { user, .. } => {
+                let user = admin::users::find(store, &user).await?;
+                let password = read_password()?;
+                admin::users::set_password(store, &Actor::cli(), &user.id, password, now).await?;
+                eprintln!("password set for {} ({})", user.username, user.id);
+            }
+            UserCommand::Disable { user } => {
+                print_json(&set_disabled(store, &user, true, now).await?)
+            }
+            UserCommand::Enable { user } => {
+                print_json(&set_disabled(store, &user, false, now).await?)
             }
         },
         Command::Keys(KeysCommand::List) => {

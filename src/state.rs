@@ -8,6 +8,7 @@ use crate::grants::GrantRegistry;
 use crate::keys::KeyRing;
 use crate::keys::kek::Kek;
 use crate::oauth::remote_jwks::RemoteJwks;
+use crate::pages::Templates;
 use crate::secret::sha256_hex;
 use crate::store::Store;
 
@@ -24,12 +25,15 @@ pub struct AppState {
     pub bootstrap_admin_hash: Option<String>,
     /// The discovery document, serialised once: nothing in it changes while running.
     pub discovery: Arc<[u8]>,
+    /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
+    pub templates: Templates,
 }
 
 impl AppState {
     /// Builds the state over a migrated store: loads (or on first start generates) keys.
     pub async fn new(config: Config, store: Store, kek: Kek) -> anyhow::Result<Arc<AppState>> {
         let clock = Clock::default();
+        let templates = Templates::load(config.templates_dir.as_deref())?;
         let keys = KeyRing::load_or_generate(&store, kek, clock.now()).await?;
         let mut state = AppState {
             discovery: Arc::from(&b"{}"[..]),
@@ -41,6 +45,7 @@ impl AppState {
             keys,
             remote_jwks: RemoteJwks::new(),
             clock,
+            templates,
         };
         state.discovery = serde_json::to_vec(&crate::http::discovery::document(&state))?.into();
         Ok(Arc::new(state))

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod keys;
 pub mod resources;
 pub mod tokens;
+pub mod users;
 
 /// Who made an admin change, as recorded in the audit trail.
 #[derive(Debug, Clone)]

@@ -2,7 +2,10 @@
 //! from config (node-oidc-provider's `registerGrantType`). Discovery reads the same registry,
 //! so what is advertised is exactly what is served.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod pkce;
+pub mod refresh_token;
 
 use async_trait::async_trait;
 
@@ -42,8 +45,11 @@ pub struct GrantRegistry {
 
 impl GrantRegistry {
     pub fn from_config(_config: &Config) -> Self {
-        let grants: Vec<Box<dyn GrantHandler>> =
-            vec![Box::new(client_credentials::ClientCredentials)];
+        let grants: Vec<Box<dyn GrantHandler>> = vec![
+            Box::new(authorization_code::AuthorizationCode),
+            Box::new(client_credentials::ClientCredentials),
+            Box::new(refresh_token::RefreshToken),
+        ];
         GrantRegistry { grants }
     }
 

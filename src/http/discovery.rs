@@ -33,6 +33,8 @@ pub fn document(state: &AppState) -> Value {
         "introspection_endpoint": url(path::INTROSPECT),
         "revocation_endpoint": url(path::REVOKE),
         "grant_types_supported": state.grants.grant_types().collect::<Vec<_>>(),
+        // RFC 7636 §4.2 / RFC 8414 §2: S256 only; plain is refused (RFC 9700 §2.1.1).
+        "code_challenge_methods_supported": [crate::grants::pkce::S256],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": all_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,

@@ -48,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(path::REVOKE, post(revoke::revoke))
         .route(path::HEALTHZ, get(health::healthz))
         .route(path::READYZ, get(health::readyz))
+        .route(crate::pages::SIGNED_OUT_PATH, get(crate::pages::signed_out))
         .nest(path::ADMIN, admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -11,7 +11,7 @@ use crate::oauth::resource::{Resource, TokenFormat};
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
 use crate::state::AppState;
-use crate::store::OpaqueTokenRow;
+use crate::store::{OpaqueTokenRow, RefreshTokenRow};
 
 /// RFC 6749 §5.1 successful token response.
 #[derive(Debug, Serialize)]
@@ -182,4 +182,65 @@ pub async fn issue_access_token(
         jti,
         expires_in: (exp - now).max(0) as u64,
     })
+}
+
+/// This server as an access token's audience, for a sign-in that named no API: the token is
+/// then good at this server's own endpoints (userinfo). Not a `resources` row; it takes the
+/// config's token settings.
+pub fn issuer_target(state: &AppState) -> Resource {
+    Resource {
+        id: String::new(),
+        identifier: state.issuer.clone(),
+        name: "this server".into(),
+        scopes: Vec::new(),
+        access_token_lifetime: None,
+        access_token_format: TokenFormat::Jwt,
+        signing_alg: None,
+        client_id: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// What a refresh token carries to the next token request of its grant.
+pub struct RefreshTokenSpec<'a> {
+    pub grant_id: &'a str,
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    /// The scope the resource owner granted (RFC 6749 §6: kept identical on rotation).
+    pub scope: &'a Scope,
+    /// Resource identifiers.
+    pub audience: &'a [String],
+    /// Further facts (`auth_time`) for the tokens it will be exchanged for.
+    pub claims: Map<String, Value>,
+}
+
+/// A refresh token: 256 random bits, of which the store keeps only the SHA-256.
+pub async fn issue_refresh_token(
+    state: &AppState,
+    spec: RefreshTokenSpec<'_>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let token = random_token();
+    state
+        .store
+        .insert_refresh_token(&RefreshTokenRow {
+            token_hash: sha256_hex(&token),
+            grant_id: spec.grant_id.to_string(),
+            client_id: spec.client_id.to_string(),
+            subject: spec.subject.to_string(),
+            scope: spec.scope.to_string(),
+            audience: serde_json::to_string(spec.audience).unwrap_or_default(),
+            claims: Value::Object(spec.claims).to_string(),
+            issued_at: now,
+            expires_at: now + state.config.tokens.refresh_token_lifetime as i64,
+            consumed_at: None,
+        })
+        .await?;
+    tracing::info!(
+        client_id = spec.client_id,
+        grant_id = spec.grant_id,
+        "issued refresh token"
+    );
+    Ok(token)
 }

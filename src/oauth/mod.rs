@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod client_auth;
+pub mod id_token;
 pub mod inspect;
 pub mod issue;
 pub mod params;

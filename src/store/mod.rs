@@ -5,9 +5,12 @@
 
 mod admin;
 mod clients;
+mod codes;
 mod keys;
 mod resources;
+mod sessions;
 mod tokens;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,9 +20,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use admin::{AdminTokenRow, AuditEvent};
 pub use clients::{ClientRow, ClientSecretRow};
+pub use codes::CodeRow;
 pub use keys::SigningKeyRow;
 pub use resources::ResourceRow;
+pub use sessions::SessionRow;
 pub use tokens::{OpaqueTokenRow, RefreshTokenRow, grant_key, jti_key};
+pub use users::UserRow;
 
 #[derive(Clone, Debug)]
 pub enum Store {

@@ -112,6 +112,17 @@ impl Store {
         Ok(found > 0)
     }
 
+    /// True when the whole grant is on the deny-list (a replay or a revocation killed it).
+    pub async fn is_grant_revoked(&self, grant_id: &str) -> Result<bool> {
+        let found = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM revocations WHERE revoked_key = $1",
+        )
+        .bind(grant_key(grant_id))
+        .fetch_one(pool)
+        .await)?;
+        Ok(found > 0)
+    }
+
     /// Records a one-time id (`jti`, SAML `ID`) of `issuer`; false when it was seen before.
     /// One statement: two requests racing with the same id cannot both see it as fresh.
     pub async fn record_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool> {

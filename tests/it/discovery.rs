@@ -16,7 +16,11 @@ async fn discovery_lists_exactly_what_is_served(db: TestDb) {
         assert_eq!(doc["jwks_uri"], server.url("/.well-known/jwks.json"));
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
+        );
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
         );
         // Legacy flows are off by default and must not be advertised.
         let grants = doc["grant_types_supported"].as_array().unwrap();

@@ -4,12 +4,16 @@
 mod harness;
 
 mod admin_api;
+mod admin_users;
 mod bad_input;
 mod client_auth;
+mod code_flow;
 mod discovery;
 mod introspection;
 mod keys;
+mod pages;
 mod persistence;
+mod refresh;
 mod revocation;
 mod token_endpoint;
 mod token_validation;

@@ -4,6 +4,7 @@
 mod clients;
 mod keys;
 mod resources;
+mod users;
 
 use std::sync::Arc;
 
@@ -33,6 +34,11 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(resources::show)
                 .put(resources::update)
                 .delete(resources::delete),
+        )
+        .route("/users", post(users::create).get(users::list))
+        .route(
+            "/users/{id}",
+            get(users::show).put(users::update).delete(users::delete),
         )
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))

@@ -1,0 +1,134 @@
+//! RFC 6749 §6: refreshing an access token, with rotation and reuse detection (RFC 9700
+//! §4.14.2): every refresh token works once; a second use revokes its whole family.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::authorization_code::{UserGrant, issue_tokens, narrow, revoke_grant};
+use super::{GrantHandler, TokenContext};
+use crate::error::OAuthError;
+use crate::names::grant_type::REFRESH_TOKEN;
+use crate::oauth::issue::TokenResponse;
+use crate::oauth::params::Params;
+use crate::oauth::scope::Scope;
+use crate::secret::sha256_hex;
+use crate::store::Consumed;
+
+pub struct RefreshToken;
+
+/// The request, typed.
+struct Request<'a> {
+    refresh_token: &'a str,
+    scope: Option<Scope>,
+    /// RFC 8707 §2.2: a subset of the granted resources for this access token.
+    resources: &'a [String],
+}
+
+impl<'a> Request<'a> {
+    fn parse(params: &'a Params) -> Result<Self, OAuthError> {
+        let scope = match params.get("scope") {
+            Some(s) => {
+                Some(Scope::parse(s).ok_or_else(|| OAuthError::invalid_scope("malformed scope"))?)
+            }
+            None => None,
+        };
+        Ok(Request {
+            refresh_token: params.require("refresh_token")?,
+            scope,
+            resources: params.get_all("resource"),
+        })
+    }
+}
+
+#[async_trait]
+impl GrantHandler for RefreshToken {
+    fn grant_type(&self) -> &'static str {
+        REFRESH_TOKEN
+    }
+
+    /// RFC 9700 §4.14.2: public clients may refresh, because their tokens rotate.
+    fn allows_public_clients(&self) -> bool {
+        true
+    }
+
+    async fn handle(
+        &self,
+        cx: &TokenContext<'_>,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let request = Request::parse(params)?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
+        let store = &cx.state.store;
+        let hash = sha256_hex(request.refresh_token);
+        // The checks on what never changes come before the take, so a client's mistake
+        // (another client, a wider scope) does not spend its token.
+        let Some(found) = store.find_refresh_token(&hash, cx.now).await? else {
+            return Err(invalid().with_detail("unknown or expired refresh token"));
+        };
+        // RFC 6749 §6: the refresh token was issued to the authenticated client.
+        if found.client_id != cx.client.id {
+            return Err(invalid().with_detail(format!(
+                "refresh token of client {} presented by {}",
+                found.client_id, cx.client.id
+            )));
+        }
+        let corrupt = |what: &str| {
+            OAuthError::server_error().with_detail(format!(
+                "refresh token of grant {}: bad {what}",
+                found.grant_id
+            ))
+        };
+        let granted = Scope::parse(&found.scope).ok_or_else(|| corrupt("scope"))?;
+        // RFC 6749 §6: no scope beyond what was granted; omitted means the same scope.
+        let scope = request.scope.unwrap_or_else(|| granted.clone());
+        let escalated = scope.not_in(&granted);
+        if !escalated.is_empty() {
+            return Err(
+                OAuthError::invalid_scope("the scope exceeds what was granted")
+                    .with_detail(format!("client {} asked for {escalated:?}", cx.client.id)),
+            );
+        }
+        let granted_audience: Vec<String> =
+            serde_json::from_str(&found.audience).map_err(|_| corrupt("audience"))?;
+        let audience = narrow(&granted_audience, request.resources)?;
+        let auth_time = serde_json::from_str::<Value>(&found.claims)
+            .ok()
+            .and_then(|c| c.get("auth_time").and_then(Value::as_i64))
+            .unwrap_or(found.issued_at);
+
+        // RFC 9700 §4.14.2: rotation; one atomic statement decides the single winner.
+        let row = match store.consume_refresh_token(&hash, cx.now).await? {
+            Consumed::Fresh(row) => row,
+            Consumed::Replayed { grant_id } => {
+                // RFC 9700 §4.14.2: a used refresh token presented again revokes the family
+                // and the access tokens issued from it.
+                revoke_grant(cx.state, &grant_id, cx.now).await?;
+                return Err(invalid().with_detail(format!(
+                    "refresh token replayed by client {}; grant {grant_id} revoked",
+                    cx.client.id
+                )));
+            }
+            Consumed::Missing => return Err(invalid().with_detail("refresh token expired")),
+        };
+        // A replay that raced this token's issuance revoked the grant after the token was
+        // written: the deny-list still says so.
+        if store.is_grant_revoked(&row.grant_id).await? {
+            return Err(invalid().with_detail(format!("grant {} is revoked", row.grant_id)));
+        }
+        issue_tokens(
+            cx,
+            UserGrant {
+                grant_id: &row.grant_id,
+                subject: &row.subject,
+                granted: &granted,
+                scope: &scope,
+                granted_audience: &granted_audience,
+                audience: &audience,
+                auth_time,
+                // OIDC Core §12.2: a refreshed ID token carries no nonce.
+                nonce: None,
+            },
+        )
+        .await
+    }
+}

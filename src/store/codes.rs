@@ -1,0 +1,91 @@
+//! Authorization codes (RFC 6749 §4.1.2): stored only as SHA-256, taken once by one atomic
+//! statement (DESIGN.md "Store": single use is a take, never get-then-delete).
+
+use super::{Consumed, Result, Store, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CodeRow {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    /// JSON array of resource identifiers.
+    pub audience: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub auth_time: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+/// What tells a replay from a code that never existed (or expired unused).
+#[derive(sqlx::FromRow)]
+struct Spent {
+    grant_id: String,
+    consumed_at: Option<i64>,
+}
+
+impl Store {
+    pub async fn insert_code(&self, c: &CodeRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, \
+             redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, \
+             auth_time, issued_at, expires_at, consumed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.grant_id)
+        .bind(&c.client_id)
+        .bind(&c.user_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.audience)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(&c.code_challenge_method)
+        .bind(c.auth_time)
+        .bind(c.issued_at)
+        .bind(c.expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Takes a code: one atomic statement decides the single winner among racing redemptions.
+    /// A code already taken is `Replayed` (even after it expired: its grant must still be
+    /// revoked); an unknown or expired unused code is `Missing`.
+    pub async fn consume_code(&self, hash: &str, now: i64) -> Result<Consumed<CodeRow>> {
+        let taken = on_pool!(self, pool => sqlx::query_as::<_, CodeRow>(
+            "UPDATE authorization_codes SET consumed_at = $2 \
+             WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+             RETURNING code_hash, grant_id, client_id, user_id, redirect_uri, scope, audience, \
+             nonce, code_challenge, code_challenge_method, auth_time, issued_at, expires_at, \
+             consumed_at",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(row) = taken {
+            return Ok(Consumed::Fresh(row));
+        }
+        let spent = on_pool!(self, pool => sqlx::query_as::<_, Spent>(
+            "SELECT grant_id, consumed_at FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(match spent {
+            Some(Spent {
+                grant_id,
+                consumed_at: Some(_),
+            }) => Consumed::Replayed { grant_id },
+            _ => Consumed::Missing,
+        })
+    }
+}

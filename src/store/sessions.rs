@@ -1,0 +1,80 @@
+//! Browser sessions: one row per signed-in browser, keyed by the SHA-256 of the cookie's
+//! value. Every rule (idle and absolute expiry, disabled users) is checked in the statement
+//! that reads the row, so every node sees the same answer.
+
+use super::{Result, Store, on_pool};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRow {
+    /// SHA-256 hex of the session cookie's value; the value itself is never stored.
+    pub id_hash: String,
+    pub user_id: String,
+    /// When the user last authenticated (OIDC Core §2 `auth_time`).
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    /// The absolute end of the session.
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub async fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, auth_time, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.user_id)
+        .bind(s.auth_time)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The live session with this digest, marked as seen at `now`. Live means: before its
+    /// absolute end, seen after `idle_since`, and its user exists and is not disabled. One
+    /// statement, so a session cannot be revived by a request racing its expiry.
+    pub async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+        idle_since: i64,
+    ) -> Result<Option<SessionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SessionRow>(
+            "UPDATE sessions SET last_seen_at = $2 \
+             WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3 \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id \
+                         AND NOT users.disabled) \
+             RETURNING id_hash, user_id, auth_time, last_seen_at, expires_at",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .bind(idle_since)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Ends a session; true when there was one.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Removes sessions past their absolute end or idle since `idle_since`; returns how many.
+    pub async fn delete_expired_sessions(&self, now: i64, idle_since: i64) -> Result<u64> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2",
+        )
+        .bind(now)
+        .bind(idle_since)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+}

@@ -1,0 +1,204 @@
+//! RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2): each refresh
+//! token works once, and a second use kills its whole family.
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::code_flow::{
+    ORDERS, USER, assert_error, is_active, resources, sign_in, spa_client, token, token_request,
+    validate_id_token, web_client,
+};
+use crate::harness::{Client, TestDb, TestServer, jwt_claims, send};
+
+async fn refresh(
+    server: &TestServer,
+    client: &Client,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    token(server, client, &form).await
+}
+
+fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field}: {body}"))
+}
+
+async fn rotation_detects_reuse_and_kills_the_family(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    let id1 = jwt_claims(str_of(&first, "id_token"));
+
+    // A refresh gives a new access token, a new refresh token of the same grant, and a new ID
+    // token for the same authentication, without the nonce (OIDC Core §12.2).
+    let (status, second) = refresh(&server, &web, r1, &[]).await;
+    assert_eq!(status, 200, "{second}");
+    let r2 = str_of(&second, "refresh_token");
+    assert_ne!(r1, r2);
+    assert_eq!(second["scope"], "openid offline_access");
+    let id2 = validate_id_token(&server, &web, &second, None, Algorithm::RS256).await;
+    assert_eq!(id2["auth_time"], id1["auth_time"]);
+    let a2 = str_of(&second, "access_token");
+    assert_eq!(jwt_claims(a2)["sub"], USER);
+    assert_eq!(
+        jwt_claims(a2)["grant_id"],
+        jwt_claims(str_of(&first, "access_token"))["grant_id"]
+    );
+    // The spent token is no longer active; the new one works once.
+    assert!(!is_active(&server, &web, r1).await);
+    let (status, third) = refresh(&server, &web, r2, &[]).await;
+    assert_eq!(status, 200, "{third}");
+    let (r3, a3) = (
+        str_of(&third, "refresh_token"),
+        str_of(&third, "access_token"),
+    );
+    assert!(is_active(&server, &web, r3).await && is_active(&server, &web, a3).await);
+
+    // RFC 9700 §4.14.2: the old token replayed is refused and the whole family dies: the
+    // newest refresh token and every access token the grant produced.
+    let (status, body) = refresh(&server, &web, r1, &[]).await;
+    assert_error(status, &body, "invalid_grant", "replayed refresh token");
+    for dead in [r3, a3, a2, str_of(&first, "access_token")] {
+        assert!(!is_active(&server, &web, dead).await);
+    }
+    let (status, body) = refresh(&server, &web, r3, &[]).await;
+    assert_error(
+        status,
+        &body,
+        "invalid_grant",
+        "newest refresh token of a dead family",
+    );
+    // Another grant of the same user and client is untouched.
+    let other = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let (status, body) = refresh(&server, &web, str_of(&other, "refresh_token"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+async fn scope_may_narrow_never_widen(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let first = sign_in(&server, &web, "openid offline_access read", &[ORDERS]).await;
+    let r1 = str_of(&first, "refresh_token");
+
+    // RFC 6749 §6: a wider scope is invalid_scope, and the token is not spent by the mistake.
+    let (status, body) = refresh(&server, &web, r1, &[("scope", "read write")]).await;
+    assert_error(status, &body, "invalid_scope", "escalation");
+    // A narrower scope is fine: this access token has only it, and no ID token without openid.
+    let (status, narrow) = refresh(&server, &web, r1, &[("scope", "read")]).await;
+    assert_eq!(status, 200, "{narrow}");
+    assert_eq!(narrow["scope"], "read");
+    assert!(narrow["id_token"].is_null(), "{narrow}");
+    let claims = jwt_claims(str_of(&narrow, "access_token"));
+    assert_eq!(
+        (&claims["scope"], &claims["aud"]),
+        (&json!("read"), &json!(ORDERS))
+    );
+    // §6: the new refresh token keeps the scope originally granted; none asked is all of it.
+    let (status, full) = refresh(&server, &web, str_of(&narrow, "refresh_token"), &[]).await;
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(full["scope"], "openid offline_access read");
+    assert!(full["id_token"].is_string());
+    server.stop().await;
+}
+
+async fn refresh_token_belongs_to_its_client(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let other = web_client(&server, "other web app", json!({})).await;
+    let spa = spa_client(&server).await;
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    // RFC 6749 §6: bound to the client it was issued to, confidential or public.
+    for thief in [&other, &spa] {
+        let (status, body) = refresh(&server, thief, r1, &[]).await;
+        assert_error(status, &body, "invalid_grant", &thief.id);
+    }
+    // The owner's token was not spent by the attempt.
+    let (status, body) = refresh(&server, &web, r1, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+async fn public_client_rotates_too(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let spa = spa_client(&server).await;
+    let first = sign_in(&server, &spa, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    let (status, second) = refresh(&server, &spa, r1, &[]).await;
+    assert_eq!(status, 200, "{second}");
+    let r2 = str_of(&second, "refresh_token");
+    let (status, body) = refresh(&server, &spa, r1, &[]).await;
+    assert_error(status, &body, "invalid_grant", "public client replay");
+    let (status, body) = refresh(&server, &spa, r2, &[]).await;
+    assert_error(status, &body, "invalid_grant", "public client family");
+    server.stop().await;
+}
+
+async fn refresh_errors(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    let (status, body) = token(&server, &web, &[("grant_type", "refresh_token")]).await;
+    assert_error(status, &body, "invalid_request", "missing refresh_token");
+    let (status, body) = refresh(&server, &web, "never-issued", &[]).await;
+    assert_error(status, &body, "invalid_grant", "unknown refresh token");
+    // RFC 8707 §2.2: only resources of the original grant.
+    let (status, body) = refresh(&server, &web, r1, &[("resource", ORDERS)]).await;
+    assert_error(status, &body, "invalid_target", "resource not granted");
+    // Expired after tokens.refresh_token_lifetime.
+    let lifetime = server.state.config.tokens.refresh_token_lifetime as i64;
+    server.state.clock.advance(lifetime + 1);
+    let (status, body) = refresh(&server, &web, r1, &[]).await;
+    assert_error(status, &body, "invalid_grant", "expired refresh token");
+    server.stop().await;
+}
+
+async fn concurrent_refreshes_have_one_winner(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", r1)];
+    let tasks: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(send(token_request(&server, &web, &form))))
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            200 => winners.push(body),
+            _ => assert_error(status, &body, "invalid_grant", "a losing refresh"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    // The losers were replays: the winner's family is dead too.
+    let (status, body) = refresh(&server, &web, str_of(&winners[0], "refresh_token"), &[]).await;
+    assert_error(status, &body, "invalid_grant", "winner after replays");
+    server.stop().await;
+}
+
+both_stores!(
+    rotation_detects_reuse_and_kills_the_family,
+    scope_may_narrow_never_widen,
+    refresh_token_belongs_to_its_client,
+    public_client_rotates_too,
+    refresh_errors,
+    concurrent_refreshes_have_one_winner,
+);
