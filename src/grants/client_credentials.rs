@@ -22,12 +22,7 @@ struct Request {
 
 impl Request {
     fn parse(params: &Params) -> Result<Self, OAuthError> {
-        let scope = match params.get("scope") {
-            Some(s) => {
-                Some(Scope::parse(s).ok_or_else(|| OAuthError::invalid_scope("malformed scope"))?)
-            }
-            None => None,
-        };
+        let scope = params.scope()?;
         let mut targets = params.get_all("resource").to_vec();
         targets.extend(params.get_all("audience").iter().cloned());
         Ok(Request { scope, targets })

@@ -26,12 +26,7 @@ struct Request<'a> {
 
 impl<'a> Request<'a> {
     fn parse(params: &'a Params) -> Result<Self, OAuthError> {
-        let scope = match params.get("scope") {
-            Some(s) => {
-                Some(Scope::parse(s).ok_or_else(|| OAuthError::invalid_scope("malformed scope"))?)
-            }
-            None => None,
-        };
+        let scope = params.scope()?;
         Ok(Request {
             refresh_token: params.require("refresh_token")?,
             scope,

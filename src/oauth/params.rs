@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::error::OAuthError;
+use crate::oauth::scope::Scope;
 
 const REPEATABLE: [&str; 2] = ["resource", "audience"];
 
@@ -54,6 +55,13 @@ impl Params {
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
         self.get(name)
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    /// The `scope` parameter (RFC 6749 §3.3), if sent; malformed is `invalid_scope`.
+    pub fn scope(&self) -> Result<Option<Scope>, OAuthError> {
+        self.get("scope")
+            .map(|s| Scope::parse(s).ok_or_else(|| OAuthError::invalid_scope("malformed scope")))
+            .transpose()
     }
 
     pub fn get_all(&self, name: &str) -> &[String] {
