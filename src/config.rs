@@ -31,6 +31,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub clients: ClientConfig,
     pub session: SessionConfig,
+    pub throttle: ThrottleConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`).
     pub templates_dir: Option<PathBuf>,
@@ -101,6 +102,24 @@ pub struct SessionConfig {
     pub absolute_lifetime: u64,
 }
 
+/// Failed sign-ins, counted per account and per IP in the store (`throttle.rs`): after the free
+/// attempts, each failure blocks for `base_delay · 2^(failures − free)` seconds, at most
+/// `max_delay`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Failures an account may have before each further one blocks it.
+    pub account_free_attempts: u32,
+    /// Failures an IP address (an IPv6 /64) may have before each further one blocks it.
+    pub ip_free_attempts: u32,
+    /// Seconds; the first block lasts twice this.
+    pub base_delay: u64,
+    /// Seconds; no block lasts longer.
+    pub max_delay: u64,
+    /// Seconds; a counter whose last failure is older than this starts again from zero.
+    pub window: u64,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     ES256,
@@ -139,6 +158,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             clients: ClientConfig::default(),
             session: SessionConfig::default(),
+            throttle: ThrottleConfig::default(),
             templates_dir: None,
         }
     }
@@ -180,6 +200,18 @@ impl Default for SessionConfig {
         Self {
             idle_lifetime: 30 * 60,
             absolute_lifetime: 12 * 3600,
+        }
+    }
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            account_free_attempts: 5,
+            ip_free_attempts: 20,
+            base_delay: 1,
+            max_delay: 15 * 60,
+            window: 15 * 60,
         }
     }
 }
@@ -385,6 +417,19 @@ impl Config {
                 self.session.absolute_lifetime,
                 400 * 86_400,
             ),
+            (
+                "throttle.account_free_attempts",
+                u64::from(self.throttle.account_free_attempts),
+                1_000,
+            ),
+            (
+                "throttle.ip_free_attempts",
+                u64::from(self.throttle.ip_free_attempts),
+                1_000_000,
+            ),
+            ("throttle.base_delay", self.throttle.base_delay, 3_600),
+            ("throttle.max_delay", self.throttle.max_delay, 86_400),
+            ("throttle.window", self.throttle.window, 7 * 86_400),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(
@@ -397,6 +442,12 @@ impl Config {
             return Err(ConfigError::new(
                 "session.idle_lifetime",
                 "must not exceed session.absolute_lifetime",
+            ));
+        }
+        if self.throttle.max_delay < self.throttle.base_delay {
+            return Err(ConfigError::new(
+                "throttle.max_delay",
+                "must not be less than throttle.base_delay",
             ));
         }
         if let Some(dir) = &self.templates_dir

@@ -16,6 +16,7 @@ pub mod secret;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod throttle;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -98,9 +99,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let reload = tokio::spawn(reload_keys(state.clone()));
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     reload.abort();
     result
 }

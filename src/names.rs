@@ -5,9 +5,20 @@ pub mod path {
     pub const DISCOVERY_OIDC: &str = "/.well-known/openid-configuration";
     pub const DISCOVERY_OAUTH: &str = "/.well-known/oauth-authorization-server";
     pub const JWKS: &str = "/.well-known/jwks.json";
+    pub const AUTHORIZE: &str = "/authorize";
+    /// `POST`: the sign-in form of an authorization request.
+    pub const AUTHORIZE_SIGNIN: &str = "/authorize/signin";
+    /// `POST`: the consent form of an authorization request.
+    pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
     pub const TOKEN: &str = "/token";
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
+    /// OIDC Core §5.3.
+    pub const USERINFO: &str = "/userinfo";
+    /// OIDC RP-Initiated Logout 1.0 §2 (`end_session_endpoint`).
+    pub const LOGOUT: &str = "/logout";
+    /// The page shown after signing out.
+    pub const SIGNED_OUT: &str = "/signed-out";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const ADMIN: &str = "/admin";

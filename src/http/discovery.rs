@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::SigningAlg;
 use crate::names::path;
+use crate::oauth::authorize_request;
 use crate::oauth::client::AuthMethod;
 use crate::state::AppState;
 
@@ -28,14 +29,22 @@ pub fn document(state: &AppState) -> Value {
     ];
     json!({
         "issuer": state.issuer,
+        "authorization_endpoint": url(path::AUTHORIZE),
         "token_endpoint": url(path::TOKEN),
         "jwks_uri": url(path::JWKS),
         "introspection_endpoint": url(path::INTROSPECT),
         "revocation_endpoint": url(path::REVOKE),
+        "userinfo_endpoint": url(path::USERINFO),
+        // OIDC RP-Initiated Logout 1.0 §2.1.
+        "end_session_endpoint": url(path::LOGOUT),
         "grant_types_supported": state.grants.grant_types().collect::<Vec<_>>(),
         // RFC 7636 §4.2 / RFC 8414 §2: S256 only; plain is refused (RFC 9700 §2.1.1).
         "code_challenge_methods_supported": [crate::grants::pkce::S256],
-        "response_types_supported": [],
+        // RFC 6749 §3.1.1: the code flow only (implicit and hybrid are off).
+        "response_types_supported": ["code"],
+        "response_modes_supported": authorize_request::RESPONSE_MODES,
+        "scopes_supported": authorize_request::OIDC_SCOPES,
+        "prompt_values_supported": authorize_request::PROMPT_VALUES,
         "token_endpoint_auth_methods_supported": all_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": confidential,
@@ -44,6 +53,8 @@ pub fn document(state: &AppState) -> Value {
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
+        // OIDC Discovery §3: the claims userinfo can return (OIDC Core §5.4).
+        "claims_supported": crate::http::userinfo::claims_supported(),
         // RFC 9207: responses from this server say who sent them.
         "authorization_response_iss_parameter_supported": true,
     })

@@ -2,12 +2,17 @@
 //! (request id, tracing without query strings, body limit, timeout, panic guard).
 
 pub mod admin;
+pub mod authorize;
+pub mod consent;
 pub mod discovery;
 pub mod extract;
 pub mod health;
 pub mod introspect;
+pub mod logout;
 pub mod revoke;
+pub mod signin;
 pub mod token;
+pub mod userinfo;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,12 +48,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(path::DISCOVERY_OIDC, get(discovery::metadata))
         .route(path::DISCOVERY_OAUTH, get(discovery::metadata))
         .route(path::JWKS, get(discovery::jwks))
+        .route(
+            path::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(path::AUTHORIZE_SIGNIN, post(signin::signin))
+        .route(path::AUTHORIZE_CONSENT, post(consent::consent))
         .route(path::TOKEN, post(token::token))
         .route(path::INTROSPECT, post(introspect::introspect))
         .route(path::REVOKE, post(revoke::revoke))
         .route(path::HEALTHZ, get(health::healthz))
         .route(path::READYZ, get(health::readyz))
-        .route(crate::pages::SIGNED_OUT_PATH, get(crate::pages::signed_out))
+        .route(path::USERINFO, get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(path::LOGOUT, get(logout::logout).post(logout::logout))
+        .route(path::SIGNED_OUT, get(crate::pages::signed_out))
         .nest(path::ADMIN, admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

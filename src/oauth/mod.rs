@@ -1,5 +1,6 @@
 //! Protocol logic with no axum types: clients, client authentication, scopes, token minting.
 
+pub mod authorize_request;
 pub mod client;
 pub mod client_auth;
 pub mod id_token;

@@ -23,8 +23,8 @@ pub use templates::{TemplateError, Templates};
 use crate::state::AppState;
 use crate::store::StoreError;
 
-/// `GET`: the page shown after signing out. (Belongs in `names::path` once logout lands.)
-pub const SIGNED_OUT_PATH: &str = "/signed-out";
+/// `GET`: the page shown after signing out (`names::path::SIGNED_OUT`).
+pub const SIGNED_OUT_PATH: &str = crate::names::path::SIGNED_OUT;
 
 /// Served when a template fails at run time: plain, self-contained, and says nothing more.
 const FALLBACK_HTML: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\

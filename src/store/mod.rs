@@ -6,9 +6,11 @@
 mod admin;
 mod clients;
 mod codes;
+mod consents;
 mod keys;
 mod resources;
 mod sessions;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -21,9 +23,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use admin::{AdminTokenRow, AuditEvent};
 pub use clients::{ClientRow, ClientSecretRow};
 pub use codes::CodeRow;
+pub use consents::AuthorizationRequestRow;
 pub use keys::SigningKeyRow;
 pub use resources::ResourceRow;
 pub use sessions::SessionRow;
+pub use throttle::{Backoff, ThrottleRow};
 pub use tokens::{OpaqueTokenRow, RefreshTokenRow, grant_key, jti_key};
 pub use users::UserRow;
 

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::admin::Actor;
 use crate::error::OAuthError;
@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/users/{id}",
             get(users::show).put(users::update).delete(users::delete),
         )
+        .route("/users/{id}/lockout", delete(users::clear_lockout))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/audit", get(keys::audit))

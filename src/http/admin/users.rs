@@ -63,3 +63,13 @@ pub async fn delete(
     users::delete(&state.store, &actor, &id, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Clears the user's sign-in lockout (the account's throttle counter; issue 9).
+pub async fn clear_lockout(
+    State(state): State<Arc<AppState>>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, OAuthError> {
+    crate::throttle::clear_lockout(&state.store, &actor, &id, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

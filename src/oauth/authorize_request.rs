@@ -1,0 +1,353 @@
+//! RFC 6749 §4.1.1 / OIDC Core §3.1.2.1: the authorization request, parsed into a type and
+//! checked. The client and redirect URI come first: until both are verified, an error is shown
+//! to the user and never sent to the client (RFC 6749 §4.1.2.1).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::OAuthError;
+use crate::grants::pkce;
+use crate::names::grant_type::AUTHORIZATION_CODE;
+use crate::oauth::client::{Client, Profile};
+use crate::oauth::params::Params;
+use crate::oauth::resource::resolve_targets;
+use crate::oauth::scope::Scope;
+use crate::store::Store;
+
+/// OIDC Core §5.4 / §11: the scopes any client of the code flow may ask for.
+pub const OIDC_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
+/// OAuth 2.0 Multiple Response Type Encoding Practices §2.1, OAuth 2.0 Form Post Response Mode.
+pub const RESPONSE_MODES: [&str; 3] = ["query", "fragment", "form_post"];
+
+/// OIDC Core §3.1.2.1 `prompt` values served.
+pub const PROMPT_VALUES: [&str; 4] = ["none", "login", "consent", "select_account"];
+
+/// How the response travels back to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// Where a response (success or error) goes, once the client and redirect URI are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+/// OIDC Core §3.1.2.1 `prompt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A validated authorization request, as stored between the pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub to: Return,
+    pub scope: String,
+    /// RFC 8707 `resource` values, each allowed for the client.
+    pub resources: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Prompt,
+    /// OIDC Core §3.1.2.1: seconds since the last authentication the client accepts.
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// Why a request was refused, and how the refusal may be told.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or redirect URI is not verified: show the error page, never redirect.
+    Page(OAuthError),
+    /// Redirect the error to the client (RFC 6749 §4.1.2.1).
+    Redirect(Box<Return>, OAuthError),
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(e: OAuthError) -> Self {
+        Refusal::Page(e)
+    }
+}
+
+/// Parses and checks an authorization request: the client and redirect URI, then everything
+/// else. Store failures are `Page` refusals with a 5xx status.
+pub async fn parse(store: &Store, params: &Params) -> Result<(Client, AuthorizeRequest), Refusal> {
+    let client_id = params.require("client_id")?;
+    let row = store
+        .get_client(client_id)
+        .await
+        .map_err(OAuthError::from)?
+        .ok_or_else(|| {
+            OAuthError::invalid_request("unknown client")
+                .with_detail(format!("client_id {client_id:?}"))
+        })?;
+    let client = Client::from_row(row)
+        .map_err(|e| OAuthError::server_error().with_detail(format!("client metadata: {e}")))?;
+    let redirect_uri = verify_redirect_uri(&client, params.get("redirect_uri")).map_err(|why| {
+        OAuthError::invalid_request(why).with_detail(format!("client {client_id}"))
+    })?;
+    let state = params.get("state").map(str::to_string);
+    let mode = params.get("response_mode");
+    let response_mode = match mode {
+        None | Some("query") => ResponseMode::Query,
+        Some("fragment") => ResponseMode::Fragment,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => ResponseMode::Query,
+    };
+    let to = Return {
+        redirect_uri,
+        response_mode,
+        state,
+    };
+    match check(store, &client, params, to.clone()).await {
+        Ok(request) => Ok((client, request)),
+        Err(e) if e.status.is_server_error() => Err(Refusal::Page(e)),
+        Err(e) => Err(Refusal::Redirect(Box::new(to), e)),
+    }
+}
+
+/// RFC 6749 §3.1.2.3 / RFC 9700 §2.1: the redirect URI equals a registered one exactly, but
+/// for a native app's loopback URI, whose port may differ (RFC 8252 §7.3). Absent, it is the
+/// client's only registered one.
+pub fn verify_redirect_uri(
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<String, &'static str> {
+    let registered = &client.meta.redirect_uris;
+    let Some(requested) = requested else {
+        return match registered.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err("redirect_uri is required"),
+        };
+    };
+    if registered.iter().any(|r| r == requested) {
+        return Ok(requested.to_string());
+    }
+    if client.meta.profile == Profile::Native
+        && registered
+            .iter()
+            .any(|r| same_loopback_but_port(r, requested))
+    {
+        return Ok(requested.to_string());
+    }
+    Err("redirect_uri is not registered for the client")
+}
+
+/// RFC 8252 §7.3: `http` on the IP literal loopback, same host, path and query; any port.
+fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http"
+            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.fragment().is_none()
+    };
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+}
+
+/// Everything after the client and redirect URI; each error is redirected to the client.
+async fn check(
+    store: &Store,
+    client: &Client,
+    params: &Params,
+    to: Return,
+) -> Result<AuthorizeRequest, OAuthError> {
+    let bad = OAuthError::invalid_request;
+    // OIDC Core §6: request objects are not served.
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    if let Some(mode) = params.get("response_mode")
+        && !RESPONSE_MODES.contains(&mode)
+    {
+        return Err(bad("unsupported response_mode"));
+    }
+    // RFC 6749 §3.1.1: only `code` is served (implicit and hybrid flows are off).
+    match params.get("response_type") {
+        None => return Err(bad("missing parameter response_type")),
+        Some("code") => {}
+        Some(other) => {
+            return Err(unsupported_response_type().with_detail(format!("response_type {other:?}")));
+        }
+    }
+    // RFC 6749 §4.1.2.1: the client is registered for this grant and response type.
+    if !client.has_grant_type(AUTHORIZATION_CODE)
+        || !client.meta.response_types.iter().any(|r| r == "code")
+    {
+        return Err(OAuthError::unauthorized_client(
+            "the client may not use the authorization code flow",
+        ));
+    }
+    let scope = params
+        .get("scope")
+        .and_then(Scope::parse)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OAuthError::invalid_scope("scope is missing or malformed"))?;
+    // RFC 6749 §3.3: OIDC scopes for any client of this flow, others only when registered.
+    let allowed = Scope::from_tokens(client.allowed_scopes().chain(OIDC_SCOPES));
+    let beyond = scope.not_in(&allowed);
+    if !beyond.is_empty() {
+        return Err(
+            OAuthError::invalid_scope("the client may not request this scope")
+                .with_detail(format!("client {} scope {beyond:?}", client.id)),
+        );
+    }
+    let resources = params.get_all("resource").to_vec();
+    if !resources.is_empty() {
+        // RFC 8707 §2: each resource registered and allowed for the client.
+        resolve_targets(store, client, &resources).await?;
+    }
+    // RFC 7636 §4.4.1 / RFC 9700 §2.1.1: S256 only; required of public clients and of those
+    // registered with require_pkce.
+    let challenge = pkce::parse_challenge(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    )?;
+    if challenge.is_none() && (client.is_public() || client.meta.require_pkce) {
+        return Err(bad("code_challenge is required (PKCE, S256)"));
+    }
+    let prompt = parse_prompt(params.get("prompt"))?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| bad("max_age must be a non-negative integer"))?,
+        ),
+    };
+    Ok(AuthorizeRequest {
+        client_id: client.id.clone(),
+        to,
+        scope: scope.to_string(),
+        resources,
+        nonce: params.get("nonce").map(str::to_string),
+        code_challenge: challenge.as_ref().map(|c| c.challenge.clone()),
+        code_challenge_method: challenge.map(|c| c.method.to_string()),
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_string),
+    })
+}
+
+/// OIDC Core §3.1.2.1: `none` stands alone; `select_account` is served as `login` (one
+/// account per browser).
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::default();
+    let Some(value) = value else {
+        return Ok(prompt);
+    };
+    let values: Vec<&str> = value.split(' ').filter(|v| !v.is_empty()).collect();
+    for v in &values {
+        match *v {
+            "none" => prompt.none = true,
+            "login" | "select_account" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            _ => return Err(OAuthError::invalid_request("unsupported prompt value")),
+        }
+    }
+    if prompt.none && values.len() > 1 {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// RFC 6749 §4.1.2.1.
+pub fn unsupported_response_type() -> OAuthError {
+    OAuthError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "unsupported_response_type",
+        "the response type is not supported",
+    )
+}
+
+/// OIDC Core §3.1.2.6 errors for `prompt=none`.
+pub fn login_required() -> OAuthError {
+    OAuthError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "login_required",
+        "the user must sign in",
+    )
+}
+
+pub fn consent_required() -> OAuthError {
+    OAuthError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "consent_required",
+        "the user must consent",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_ports_may_differ_but_nothing_else() {
+        let r = "http://127.0.0.1/callback";
+        assert!(same_loopback_but_port(r, "http://127.0.0.1:51234/callback"));
+        assert!(same_loopback_but_port(
+            "http://[::1]:1/cb",
+            "http://[::1]:8080/cb"
+        ));
+        assert!(!same_loopback_but_port(r, "http://127.0.0.1:51234/other"));
+        assert!(!same_loopback_but_port(
+            r,
+            "http://localhost:51234/callback"
+        ));
+        assert!(!same_loopback_but_port(
+            r,
+            "https://127.0.0.1:51234/callback"
+        ));
+        assert!(!same_loopback_but_port(
+            "https://app.example/cb",
+            "https://app.example:444/cb"
+        ));
+    }
+
+    #[test]
+    fn prompt_none_stands_alone() {
+        assert!(parse_prompt(Some("none")).unwrap().none);
+        assert!(parse_prompt(Some("none login")).is_err());
+        let p = parse_prompt(Some("login consent")).unwrap();
+        assert!(p.login && p.consent);
+        assert!(parse_prompt(Some("bogus")).is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! Sign-in throttling (issue 4, RFC 9700 §4.10 "brute force" and NIST SP 800-63B §5.2.2 rate
+//! limiting): failed sign-ins are counted per account and per IP, in the store so that every
+//! node sees them, and each failure past the free attempts blocks for twice as long as the
+//! one before, up to `throttle.max_delay`.
+//!
+//! The sign-in code calls `check` before verifying a password, then `record_failure` or
+//! `record_success`. Unknown usernames are counted exactly like known ones, so the answers
+//! tell nothing about which accounts exist.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use serde_json::json;
+
+use crate::admin::Actor;
+use crate::admin::users::{MAX_USERNAME_CHARS, normalize_username};
+use crate::config::ThrottleConfig;
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::store::{AuditEvent, Backoff, Store, StoreError};
+
+/// A sign-in refused for now: try again in `retry_after` seconds (the `Retry-After` value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after: u64,
+}
+
+/// What `check` answers when the store cannot: fail closed, briefly.
+const RETRY_WHEN_STORE_FAILS: u64 = 1;
+
+/// `account:<username>`, lower-cased as usernames are stored. A name that is not a valid
+/// username is cut to the longest valid length, so a huge name cannot make a huge key.
+pub fn account_key(username: &str) -> String {
+    let name = normalize_username(username).unwrap_or_else(|_| {
+        username
+            .to_lowercase()
+            .chars()
+            .take(MAX_USERNAME_CHARS)
+            .collect()
+    });
+    format!("account:{name}")
+}
+
+/// `ip:<address>`; for IPv6 the /64 prefix, since one host usually holds the whole /64 and
+/// could otherwise rotate addresses. An IPv4-mapped IPv6 address counts as its IPv4 address.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("ip:{prefix}/64")
+        }
+    }
+}
+
+fn account_backoff(c: &ThrottleConfig) -> Backoff {
+    backoff(c, c.account_free_attempts)
+}
+
+fn ip_backoff(c: &ThrottleConfig) -> Backoff {
+    backoff(c, c.ip_free_attempts)
+}
+
+fn backoff(c: &ThrottleConfig, free_attempts: u32) -> Backoff {
+    Backoff {
+        free_attempts: i64::from(free_attempts),
+        base_delay: c.base_delay as i64,
+        max_delay: c.max_delay as i64,
+        window: c.window as i64,
+    }
+}
+
+/// Whether `username` may try to sign in from `ip` at `now`. A store failure is logged and
+/// answered as throttled for a second: a brute force must not get through while the counters
+/// cannot be read.
+pub async fn check(
+    state: &AppState,
+    username: &str,
+    ip: IpAddr,
+    now: i64,
+) -> Result<(), Throttled> {
+    let blocked_until = state
+        .store
+        .sign_in_blocked_until(&account_key(username), &ip_key(ip))
+        .await;
+    match blocked_until {
+        Ok(until) if until > now => {
+            metrics::counter!("portcullis_sign_in_throttled_total").increment(1);
+            Err(Throttled {
+                retry_after: (until - now) as u64,
+            })
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!("sign-in throttle: cannot read the counters, refusing: {e}");
+            Err(Throttled {
+                retry_after: RETRY_WHEN_STORE_FAILS,
+            })
+        }
+    }
+}
+
+/// Counts a failed sign-in against the account and the IP: two atomic upserts.
+pub async fn record_failure(
+    state: &AppState,
+    username: &str,
+    ip: IpAddr,
+    now: i64,
+) -> Result<(), StoreError> {
+    let c = &state.config.throttle;
+    let store = &state.store;
+    store
+        .record_sign_in_failure(&account_key(username), now, &account_backoff(c))
+        .await?;
+    store
+        .record_sign_in_failure(&ip_key(ip), now, &ip_backoff(c))
+        .await?;
+    Ok(())
+}
+
+/// A successful sign-in clears the account's counter. The IP's counter is left to decay: one
+/// right password must not wipe out a spray of wrong ones from the same address.
+pub async fn record_success(
+    state: &AppState,
+    username: &str,
+    _ip: IpAddr,
+    _now: i64,
+) -> Result<(), StoreError> {
+    state
+        .store
+        .clear_sign_in_throttle(&account_key(username))
+        .await?;
+    Ok(())
+}
+
+/// `DELETE /admin/users/{id}/lockout`: clears the user's account counter (issue 9), audited as
+/// `user.clear_lockout`. IP counters are left alone.
+pub async fn clear_lockout(
+    store: &Store,
+    actor: &Actor,
+    user_id: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let user = store
+        .get_user(user_id)
+        .await?
+        .ok_or_else(|| OAuthError::not_found("no such user"))?;
+    let audit = AuditEvent::new(
+        now,
+        &actor.0,
+        "user.clear_lockout",
+        &user.id,
+        json!({ "username": user.username }),
+    );
+    let had_counter = store
+        .clear_sign_in_throttle_audited(&account_key(&user.username), &audit)
+        .await?;
+    tracing::info!(user = %user.id, had_counter, "sign-in lockout cleared");
+    Ok(())
+}
+
+/// Deletes counters that neither block nor remember anything any more.
+pub async fn purge(store: &Store, config: &ThrottleConfig, now: i64) -> Result<u64, StoreError> {
+    store
+        .purge_sign_in_throttle(now, now - config.window as i64)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(account_key("Alice"), "account:alice");
+        assert_eq!(account_key("no such user"), "account:no such user");
+        assert_eq!(
+            account_key(&"X".repeat(500)),
+            format!("account:{}", "x".repeat(200))
+        );
+        assert_eq!(ip_key("192.0.2.7".parse().unwrap()), "ip:192.0.2.7");
+        assert_eq!(ip_key("::ffff:192.0.2.7".parse().unwrap()), "ip:192.0.2.7");
+        assert_eq!(
+            ip_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap()),
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_eq!(ip_key("::1".parse().unwrap()), "ip:::/64");
+    }
+}

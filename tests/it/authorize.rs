@@ -1,0 +1,606 @@
+//! The authorization endpoint (RFC 6749 §4.1.1–4.1.2, OIDC Core §3.1.2) driven like a browser:
+//! cookies kept, redirects not followed, hidden fields read out of the pages.
+
+use reqwest::Response;
+use serde_json::json;
+
+use crate::both_stores;
+use crate::code_flow::{NONCE, Pkce, exchange, pkce, resources, spa_client, web_client};
+use crate::harness::{Client, TestDb, TestServer, jwt_claims};
+
+const PASSWORD: &str = "correct horse battery staple";
+const SPA_CB: &str = "https://app.example.com/cb";
+
+/// A browser: its own cookie jar, no redirects followed.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser")
+}
+
+async fn alice(server: &TestServer) {
+    let (status, user) = server
+        .admin_post(
+            "/users",
+            json!({ "username": "alice", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+}
+
+/// The value of hidden (or any) input `name` in a page.
+fn field(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let rest = &html[at..];
+    let v = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[v..].find('"')?;
+    Some(rest[v..v + end].to_string())
+}
+
+/// The query parameters of a redirect's `Location`.
+fn location(response: &Response) -> (String, Vec<(String, String)>) {
+    let loc = response.headers()["location"].to_str().expect("location");
+    let url = url::Url::parse(loc).expect("absolute location");
+    let base = format!("{}://{}{}", url.scheme(), url.authority(), url.path());
+    (base, url.query_pairs().into_owned().collect())
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn assert_page_defences(response: &Response, what: &str) {
+    let h = response.headers();
+    assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert_eq!(h["cache-control"], "no-store", "{what}");
+}
+
+/// An authorization request of the SPA client with PKCE.
+fn spa_request(client: &Client, p: &Pkce, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut q: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", SPA_CB),
+        ("scope", "openid profile read"),
+        ("state", "xyz-state"),
+        ("nonce", NONCE),
+        ("code_challenge", p.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        q.retain(|(n, _)| n != k);
+        if !v.is_empty() {
+            q.push((k.to_string(), v.to_string()));
+        }
+    }
+    q
+}
+
+async fn get_authorize(
+    server: &TestServer,
+    b: &reqwest::Client,
+    query: &[(String, String)],
+) -> Response {
+    let mut url = url::Url::parse(&server.url("/authorize")).expect("url");
+    url.query_pairs_mut().extend_pairs(query);
+    b.get(url.as_str()).send().await.expect("authorize")
+}
+
+async fn post_form(
+    server: &TestServer,
+    b: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    b.post(server.url(path))
+        .form(form)
+        .send()
+        .await
+        .expect("post")
+}
+
+/// Signs in on a sign-in page; returns the response to the form.
+async fn sign_in(server: &TestServer, b: &reqwest::Client, page: &str, password: &str) -> Response {
+    let csrf = field(page, "csrf_token").expect("csrf field");
+    let id = field(page, "request_id").expect("request field");
+    post_form(
+        server,
+        b,
+        "/authorize/signin",
+        &[
+            ("csrf_token", &csrf),
+            ("request_id", &id),
+            ("username", "alice"),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+async fn decide(server: &TestServer, b: &reqwest::Client, page: &str, decision: &str) -> Response {
+    let csrf = field(page, "csrf_token").expect("csrf field");
+    let id = field(page, "request_id").expect("request field");
+    post_form(
+        server,
+        b,
+        "/authorize/consent",
+        &[
+            ("csrf_token", &csrf),
+            ("request_id", &id),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
+async fn setup(server: &TestServer) -> Client {
+    resources(server).await;
+    alice(server).await;
+    spa_client(server).await
+}
+
+async fn full_flow_with_sign_in_and_consent(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
+    assert_eq!(page.status(), 200);
+    assert_page_defences(&page, "sign-in");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("browser app"), "{html}");
+
+    // A wrong password: the same page, a generic message.
+    let wrong = sign_in(&server, &b, &html, "not the password").await;
+    assert_eq!(wrong.status(), 200);
+    let wrong_html = wrong.text().await.unwrap();
+    assert!(wrong_html.contains("The username or password is not correct."));
+
+    let consent = sign_in(&server, &b, &wrong_html, PASSWORD).await;
+    assert_eq!(consent.status(), 200);
+    assert_page_defences(&consent, "consent");
+    let consent_html = consent.text().await.unwrap();
+    assert!(
+        consent_html.contains("See your basic profile"),
+        "{consent_html}"
+    );
+
+    let done = decide(&server, &b, &consent_html, "allow").await;
+    assert_eq!(done.status(), 302);
+    let (base, q) = location(&done);
+    assert_eq!(base, SPA_CB);
+    assert_eq!(param(&q, "state"), Some("xyz-state"));
+    assert_eq!(param(&q, "iss"), Some(server.base.as_str()));
+    let code = param(&q, "code").expect("code").to_string();
+    // The request is finished: its forms cannot be sent again.
+    let replay = decide(&server, &b, &consent_html, "allow").await;
+    assert_eq!(replay.status(), 400);
+    assert!(replay.headers().get("location").is_none());
+
+    let (status, tokens) = exchange(&server, &client, &code, Some(&p.verifier)).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id_token"));
+    assert_eq!(id["nonce"], NONCE);
+    assert_eq!(id["aud"], client.id);
+
+    // Again for a subset of the scopes: the session and the remembered consent skip both pages.
+    let p2 = pkce();
+    let again = get_authorize(
+        &server,
+        &b,
+        &spa_request(&client, &p2, &[("scope", "openid read")]),
+    )
+    .await;
+    assert_eq!(again.status(), 302);
+    let (_, q) = location(&again);
+    assert!(param(&q, "code").is_some(), "{q:?}");
+
+    // prompt=consent asks again; Deny answers access_denied.
+    let asked = get_authorize(
+        &server,
+        &b,
+        &spa_request(&client, &p2, &[("prompt", "consent")]),
+    )
+    .await;
+    assert_eq!(asked.status(), 200);
+    let asked_html = asked.text().await.unwrap();
+    assert!(asked_html.contains("decision"), "{asked_html}");
+    let denied = decide(&server, &b, &asked_html, "deny").await;
+    assert_eq!(denied.status(), 302);
+    let (_, q) = location(&denied);
+    assert_eq!(param(&q, "error"), Some("access_denied"));
+    assert_eq!(param(&q, "state"), Some("xyz-state"));
+    assert_eq!(param(&q, "iss"), Some(server.base.as_str()));
+
+    // prompt=login shows the sign-in page even with a session.
+    let login = get_authorize(
+        &server,
+        &b,
+        &spa_request(&client, &p2, &[("prompt", "login")]),
+    )
+    .await;
+    assert_eq!(login.status(), 200);
+    let login_html = login.text().await.unwrap();
+    assert!(login_html.contains("password"), "{login_html}");
+    let after = sign_in(&server, &b, &login_html, PASSWORD).await;
+    assert_eq!(after.status(), 302, "consent is remembered");
+    let (_, q) = location(&after);
+    assert!(param(&q, "code").is_some(), "{q:?}");
+
+    // prompt=none when a scope was never granted: consent_required, no page.
+    let silent = get_authorize(
+        &server,
+        &b,
+        &spa_request(
+            &client,
+            &p2,
+            &[("prompt", "none"), ("scope", "openid offline_access")],
+        ),
+    )
+    .await;
+    assert_eq!(silent.status(), 302);
+    let (_, q) = location(&silent);
+    assert_eq!(param(&q, "error"), Some("consent_required"));
+    server.stop().await;
+}
+
+async fn sign_in_is_throttled(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| c.throttle.account_free_attempts = 1).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    // The request may also come as a form (OIDC Core §3.1.2.1).
+    let page = b
+        .post(server.url("/authorize"))
+        .form(&spa_request(&client, &p, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let mut html = page.text().await.unwrap();
+    for _ in 0..2 {
+        let wrong = sign_in(&server, &b, &html, "not the password").await;
+        assert_eq!(wrong.status(), 200);
+        html = wrong.text().await.unwrap();
+    }
+    let blocked = sign_in(&server, &b, &html, PASSWORD).await;
+    assert_eq!(blocked.status(), 429);
+    assert_page_defences(&blocked, "throttled sign-in");
+    let text = blocked.text().await.unwrap();
+    assert!(text.contains("Too many attempts; try again in"), "{text}");
+    server.stop().await;
+}
+
+async fn client_and_redirect_errors_never_redirect(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    let cases: Vec<(&str, Vec<(String, String)>)> = vec![
+        (
+            "unknown client",
+            spa_request(&client, &p, &[("client_id", "no-such-client")]),
+        ),
+        (
+            "mismatched redirect_uri",
+            spa_request(&client, &p, &[("redirect_uri", "https://evil.example/cb")]),
+        ),
+        (
+            "a port on a non-loopback URI",
+            spa_request(
+                &client,
+                &p,
+                &[("redirect_uri", "https://app.example.com:8443/cb")],
+            ),
+        ),
+        (
+            "repeated parameter",
+            [
+                spa_request(&client, &p, &[]),
+                vec![("state".into(), "two".into())],
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, query) in cases {
+        let response = get_authorize(&server, &b, &query).await;
+        assert_eq!(response.status(), 400, "{what}");
+        assert!(response.headers().get("location").is_none(), "{what}");
+        assert_page_defences(&response, what);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("This request is not valid"), "{what}: {html}");
+    }
+    server.stop().await;
+}
+
+/// Parameters a case adds to (or, with "", removes from) the request.
+type Extra = &'static [(&'static str, &'static str)];
+
+async fn errors_after_verification_redirect_with_state_and_iss(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    let cases: Vec<(&str, Extra, &str)> = vec![
+        (
+            "no PKCE",
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+            "invalid_request",
+        ),
+        (
+            "plain PKCE",
+            &[("code_challenge_method", "plain")],
+            "invalid_request",
+        ),
+        (
+            "implicit",
+            &[("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            "id_token",
+            &[("response_type", "id_token")],
+            "unsupported_response_type",
+        ),
+        (
+            "unknown scope",
+            &[("scope", "openid admin")],
+            "invalid_scope",
+        ),
+        (
+            "foreign resource",
+            &[("resource", "https://other.example.com")],
+            "invalid_target",
+        ),
+        (
+            "prompt=none without a session",
+            &[("prompt", "none")],
+            "login_required",
+        ),
+        (
+            "bad response_mode",
+            &[("response_mode", "jwt")],
+            "invalid_request",
+        ),
+    ];
+    for (what, extra, error) in cases {
+        let response = get_authorize(&server, &b, &spa_request(&client, &p, extra)).await;
+        assert_eq!(response.status(), 302, "{what}");
+        let (base, q) = location(&response);
+        assert_eq!(base, SPA_CB, "{what}");
+        assert_eq!(param(&q, "error"), Some(error), "{what}: {q:?}");
+        assert!(param(&q, "error_description").is_some(), "{what}");
+        assert_eq!(param(&q, "state"), Some("xyz-state"), "{what}");
+        assert_eq!(param(&q, "iss"), Some(server.base.as_str()), "{what}");
+    }
+
+    // A service client has no code grant: unauthorized_client, at its only redirect URI.
+    let service = server
+        .client(json!({
+            "client_name": "cron", "profile": "service",
+            "redirect_uris": ["https://svc.example.com/cb"],
+        }))
+        .await;
+    let response = get_authorize(
+        &server,
+        &b,
+        &[
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), service.id.clone()),
+            ("scope".into(), "openid".into()),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 302);
+    let (base, q) = location(&response);
+    assert_eq!(base, "https://svc.example.com/cb");
+    assert_eq!(param(&q, "error"), Some("unauthorized_client"));
+    server.stop().await;
+}
+
+async fn native_loopback_port_may_differ(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    alice(&server).await;
+    let native = server
+        .client(json!({
+            "client_name": "desktop app", "profile": "native",
+            "redirect_uris": ["http://127.0.0.1/callback"], "scope": "openid",
+        }))
+        .await;
+    let b = browser();
+    let p = pkce();
+    let request = |redirect: &str| -> Vec<(String, String)> {
+        [
+            ("response_type", "code"),
+            ("client_id", native.id.as_str()),
+            ("redirect_uri", redirect),
+            ("scope", "openid"),
+            ("code_challenge", p.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let ok = get_authorize(&server, &b, &request("http://127.0.0.1:51234/callback")).await;
+    assert_eq!(ok.status(), 200, "sign-in page");
+    let csp = ok.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("http://127.0.0.1:51234"), "{csp}");
+    for bad in [
+        "http://127.0.0.1:51234/other",
+        "http://localhost:51234/callback",
+        "https://127.0.0.1:51234/callback",
+    ] {
+        let r = get_authorize(&server, &b, &request(bad)).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.headers().get("location").is_none(), "{bad}");
+    }
+    server.stop().await;
+}
+
+async fn form_post_and_csrf(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    let page = get_authorize(
+        &server,
+        &b,
+        &spa_request(&client, &p, &[("response_mode", "form_post")]),
+    )
+    .await;
+    let html = page.text().await.unwrap();
+
+    // Without the CSRF token the form is refused.
+    let id = field(&html, "request_id").unwrap();
+    let refused = post_form(
+        &server,
+        &b,
+        "/authorize/signin",
+        &[
+            ("request_id", &id),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_page_defences(&refused, "csrf refusal");
+
+    let consent = sign_in(&server, &b, &html, PASSWORD).await;
+    let consent_html = consent.text().await.unwrap();
+    let done = decide(&server, &b, &consent_html, "allow").await;
+    assert_eq!(done.status(), 200);
+    assert_page_defences(&done, "form_post");
+    let csp = done.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com"),
+        "{csp}"
+    );
+    let body = done.text().await.unwrap();
+    assert!(body.contains(&format!("action=\"{SPA_CB}\"")), "{body}");
+    assert!(field(&body, "code").is_some(), "{body}");
+    assert_eq!(field(&body, "state").as_deref(), Some("xyz-state"));
+    assert!(body.contains("Continue"));
+    server.stop().await;
+}
+
+async fn first_party_skips_consent_and_prompt_none_works(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    resources(&server).await;
+    alice(&server).await;
+    let web = web_client(&server, "intranet", json!({ "first_party": true })).await;
+    let b = browser();
+    let redirect = web.registration["redirect_uris"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = pkce();
+    let query: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", web.id.as_str()),
+        ("scope", "openid read"),
+        ("state", "s1"),
+        ("code_challenge", p.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let page = get_authorize(&server, &b, &query).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let done = sign_in(&server, &b, &html, PASSWORD).await;
+    assert_eq!(done.status(), 302, "first-party: no consent page");
+    let (base, q) = location(&done);
+    assert_eq!(base, redirect);
+    let code = param(&q, "code").unwrap().to_string();
+    let (status, tokens) = exchange(&server, &web, &code, Some(&p.verifier)).await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // prompt=none with a session: a code without any page.
+    let mut silent = query.clone();
+    silent.push(("prompt".into(), "none".into()));
+    let r = get_authorize(&server, &b, &silent).await;
+    assert_eq!(r.status(), 302);
+    let (_, q) = location(&r);
+    assert!(param(&q, "code").is_some(), "{q:?}");
+    server.stop().await;
+}
+
+async fn max_age_and_request_expiry(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = setup(&server).await;
+    let b = browser();
+    let p = pkce();
+    // A pending request lives ten minutes.
+    let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
+    let html = page.text().await.unwrap();
+    server.state.clock.advance(601);
+    let late = sign_in(&server, &b, &html, PASSWORD).await;
+    assert_eq!(late.status(), 400);
+    assert!(late.headers().get("location").is_none());
+
+    let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
+    let html = page.text().await.unwrap();
+    let consent = sign_in(&server, &b, &html, PASSWORD).await;
+    let consent_html = consent.text().await.unwrap();
+    assert_eq!(
+        decide(&server, &b, &consent_html, "allow").await.status(),
+        302
+    );
+
+    // OIDC Core §3.1.2.1: max_age older than the last sign-in asks again.
+    server.state.clock.advance(120);
+    let stale = get_authorize(&server, &b, &spa_request(&client, &p, &[("max_age", "60")])).await;
+    assert_eq!(stale.status(), 200);
+    assert!(stale.text().await.unwrap().contains("name=\"password\""));
+    let fresh_enough = get_authorize(
+        &server,
+        &b,
+        &spa_request(&client, &p, &[("max_age", "3600")]),
+    )
+    .await;
+    assert_eq!(fresh_enough.status(), 302);
+    let (_, q) = location(&fresh_enough);
+    let code = param(&q, "code").expect("code").to_string();
+    let (status, tokens) = exchange(&server, &client, &code, Some(&p.verifier)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert!(id["auth_time"].as_i64().unwrap() <= server.state.now() - 120);
+    server.stop().await;
+}
+
+both_stores!(
+    max_age_and_request_expiry,
+    full_flow_with_sign_in_and_consent,
+    client_and_redirect_errors_never_redirect,
+    errors_after_verification_redirect_with_state_and_iss,
+    native_loopback_port_may_differ,
+    form_post_and_csrf,
+    first_party_skips_consent_and_prompt_none_works,
+    sign_in_is_throttled,
+);

@@ -1,0 +1,294 @@
+//! Sign-in throttling (issue 4, issue 9's admin clear) as the sign-in page uses it: free
+//! attempts, then growing delays per account and per IP, counters kept in the store (so
+//! concurrent failures all count), unknown usernames counted like known ones, the window, and
+//! `DELETE /admin/users/{id}/lockout`.
+
+use std::net::IpAddr;
+
+use portcullis::store::Backoff;
+use portcullis::throttle::{self, Throttled, account_key, ip_key};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both_stores;
+use crate::harness::{TestDb, TestServer, send};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("an IP address")
+}
+
+/// The seconds a sign-in must wait now, or 0 when it may go ahead.
+async fn wait(server: &TestServer, username: &str, from: IpAddr) -> u64 {
+    match throttle::check(&server.state, username, from, server.state.now()).await {
+        Ok(()) => 0,
+        Err(Throttled { retry_after }) => retry_after,
+    }
+}
+
+async fn fail(server: &TestServer, username: &str, from: IpAddr) {
+    throttle::record_failure(&server.state, username, from, server.state.now())
+        .await
+        .expect("record_failure");
+}
+
+async fn failures(server: &TestServer, key: &str) -> i64 {
+    server
+        .state
+        .store
+        .find_sign_in_throttle(key)
+        .await
+        .expect("read counter")
+        .map_or(0, |row| row.failures)
+}
+
+/// Fails `username` until it is blocked after each failure, waiting out each block; returns
+/// the delays seen.
+async fn delays(server: &TestServer, username: &str, from: IpAddr, n: usize) -> Vec<u64> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let w = wait(server, username, from).await;
+        server.state.clock.advance(w as i64);
+        assert_eq!(wait(server, username, from).await, 0);
+        fail(server, username, from).await;
+        seen.push(wait(server, username, from).await);
+    }
+    seen
+}
+
+async fn free_attempts_pass_then_delays_grow(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| c.throttle.max_delay = 10).await;
+    let home = ip("192.0.2.1");
+    let seen = delays(&server, "alice", home, 10).await;
+    // Five free failures, then base · 2^(failures − 5), at most max_delay.
+    assert_eq!(seen, [0, 0, 0, 0, 0, 2, 4, 8, 10, 10]);
+    assert_eq!(failures(&server, &account_key("alice")).await, 10);
+
+    // While blocked, the account is blocked from everywhere (and under any spelling)...
+    assert_eq!(wait(&server, "ALICE", ip("198.51.100.9")).await, 10);
+    // ...but the address is not blocked for other accounts: it has 10 of its 20 free failures.
+    assert_eq!(wait(&server, "bob", home).await, 0);
+    server.state.clock.advance(4);
+    assert_eq!(wait(&server, "alice", home).await, 6);
+    server.state.clock.advance(6);
+    assert_eq!(wait(&server, "alice", home).await, 0);
+    server.stop().await;
+}
+
+async fn success_clears_the_account_counter(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let home = ip("192.0.2.1");
+    assert_eq!(delays(&server, "alice", home, 5).await, [0; 5]);
+    throttle::record_success(&server.state, "Alice", home, server.state.now())
+        .await
+        .expect("record_success");
+    assert_eq!(failures(&server, &account_key("alice")).await, 0);
+    // The address keeps its count: one right password does not excuse a spray of wrong ones.
+    assert_eq!(failures(&server, &ip_key(home)).await, 5);
+    // The account starts again with all its free attempts.
+    assert_eq!(delays(&server, "alice", home, 6).await, [0, 0, 0, 0, 0, 2]);
+    assert_eq!(failures(&server, &ip_key(home)).await, 11);
+    server.stop().await;
+}
+
+async fn one_address_is_limited_across_many_usernames(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let sprayer = ip("203.0.113.5");
+    for i in 0..20 {
+        let user = format!("user{i}");
+        assert_eq!(wait(&server, &user, sprayer).await, 0, "{user}");
+        fail(&server, &user, sprayer).await;
+    }
+    // Twenty free failures per address: the 21st blocks it, whatever the username.
+    assert_eq!(wait(&server, "fresh", sprayer).await, 0);
+    fail(&server, "user20", sprayer).await;
+    assert_eq!(wait(&server, "fresh", sprayer).await, 2);
+    assert_eq!(wait(&server, "user0", sprayer).await, 2);
+    // Other addresses, and the accounts themselves (one failure each), are not blocked.
+    assert_eq!(wait(&server, "user0", ip("203.0.113.6")).await, 0);
+
+    // IPv6: one /64 is one counter, so a host cannot rotate through its addresses.
+    for i in 0..21u16 {
+        let from = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0x1234, i]);
+        fail(&server, &format!("v6user{i}"), from).await;
+    }
+    assert_eq!(wait(&server, "fresh", ip("2001:db8:1:2:ffff::1")).await, 2);
+    assert_eq!(wait(&server, "fresh", ip("2001:db8:1:3::1")).await, 0);
+    assert_eq!(failures(&server, "ip:2001:db8:1:2::/64").await, 21);
+    server.stop().await;
+}
+
+async fn unknown_usernames_are_throttled_like_known_ones(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (status, user) = server
+        .admin_post(
+            "/users",
+            json!({ "username": "alice", "password": "correct horse battery staple" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let known = delays(&server, "Alice", ip("192.0.2.1"), 8).await;
+    let unknown = delays(&server, "nobody", ip("192.0.2.2"), 8).await;
+    assert_eq!(known, [0, 0, 0, 0, 0, 2, 4, 8]);
+    assert_eq!(known, unknown);
+    // Not even a name that could never be a username is told apart.
+    let invalid = delays(&server, "no such user", ip("192.0.2.3"), 8).await;
+    assert_eq!(known, invalid);
+    server.stop().await;
+}
+
+async fn failures_are_forgotten_after_the_window(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let window = server.state.config.throttle.window as i64;
+    let home = ip("192.0.2.1");
+    assert_eq!(delays(&server, "alice", home, 6).await, [0, 0, 0, 0, 0, 2]);
+    // A failure within the window keeps counting...
+    server.state.clock.advance(window);
+    fail(&server, "alice", home).await;
+    assert_eq!(failures(&server, &account_key("alice")).await, 7);
+    assert_eq!(wait(&server, "alice", home).await, 4);
+    // ...one after a quiet window starts again from one.
+    server.state.clock.advance(window + 1);
+    fail(&server, "alice", home).await;
+    assert_eq!(failures(&server, &account_key("alice")).await, 1);
+    assert_eq!(failures(&server, &ip_key(home)).await, 1);
+    assert_eq!(wait(&server, "alice", home).await, 0);
+
+    // Purging drops counters that neither block nor remember anything.
+    fail(&server, "bob", ip("192.0.2.2")).await;
+    let config = &server.state.config.throttle;
+    let purged = throttle::purge(&server.state.store, config, server.state.now())
+        .await
+        .expect("purge");
+    assert_eq!(purged, 0);
+    server.state.clock.advance(window + 1);
+    let purged = throttle::purge(&server.state.store, config, server.state.now())
+        .await
+        .expect("purge");
+    assert_eq!(purged, 4);
+    assert_eq!(failures(&server, &account_key("alice")).await, 0);
+    server.stop().await;
+}
+
+async fn an_admin_clears_a_lockout(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (status, user) = server
+        .admin_post("/users", json!({ "username": "Alice" }))
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let id = user["id"].as_str().expect("id").to_string();
+    let home = ip("192.0.2.1");
+    for _ in 0..9 {
+        fail(&server, "alice", home).await;
+    }
+    assert_eq!(wait(&server, "alice", home).await, 16);
+
+    let path = format!("/users/{id}/lockout");
+    let (status, body) = send(server.admin(Method::DELETE, &path)).await;
+    assert_eq!((status, body), (204, serde_json::Value::Null));
+    assert_eq!(wait(&server, "alice", home).await, 0);
+    assert_eq!(failures(&server, &account_key("alice")).await, 0);
+    // The address's counter is not the account's lockout: it stays.
+    assert_eq!(failures(&server, &ip_key(home)).await, 9);
+    // Clearing again is fine: there is simply nothing to clear.
+    let (status, _) = send(server.admin(Method::DELETE, &path)).await;
+    assert_eq!(status, 204);
+
+    let (status, audit) = server.admin_get("/audit?limit=200").await;
+    assert_eq!(status, 200, "{audit}");
+    let cleared: Vec<_> = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "user.clear_lockout")
+        .collect();
+    assert_eq!(cleared.len(), 2, "{audit}");
+    assert_eq!(cleared[0]["target"], id.as_str());
+    assert_eq!(cleared[0]["actor"], "bootstrap");
+    assert_eq!(cleared[0]["detail"], json!({ "username": "alice" }));
+
+    let (status, body) = send(server.admin(Method::DELETE, "/users/no-such-user/lockout")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = send(server.http.delete(server.url(&format!("/admin{path}")))).await;
+    assert_eq!(status, 401, "{body}");
+    server.stop().await;
+}
+
+async fn concurrent_failures_all_count(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let home = ip("192.0.2.1");
+    let now = server.state.now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let state = server.state.clone();
+        tasks.spawn(async move { throttle::record_failure(&state, "alice", home, now).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task").expect("record_failure");
+    }
+    let store = &server.state.store;
+    let account = store.find_sign_in_throttle(&account_key("alice")).await;
+    let account = account.expect("read").expect("a counter");
+    assert_eq!(account.failures, 20);
+    // 2^15 seconds, capped at 15 minutes.
+    assert_eq!(account.blocked_until, now + 900);
+    let address = store.find_sign_in_throttle(&ip_key(home)).await;
+    let address = address.expect("read").expect("a counter");
+    assert_eq!((address.failures, address.blocked_until), (20, 0));
+    assert_eq!(
+        throttle::check(&server.state, "alice", home, now).await,
+        Err(Throttled { retry_after: 900 })
+    );
+    server.stop().await;
+}
+
+/// The upsert's SQL arithmetic agrees with `Backoff::blocked_until` on this backend, through
+/// the doubling, the cap and the far end where the shift would overflow.
+async fn the_sql_backoff_matches_the_rule(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let backoff = Backoff {
+        free_attempts: 3,
+        base_delay: 7,
+        max_delay: 86_400,
+        window: 60,
+    };
+    let now = server.state.now();
+    for n in 1..=70 {
+        let row = server
+            .state
+            .store
+            .record_sign_in_failure("test:rule", now, &backoff)
+            .await
+            .expect("upsert");
+        assert_eq!(row.failures, n);
+        assert_eq!(
+            row.blocked_until,
+            backoff.blocked_until(n, now),
+            "failure {n}"
+        );
+    }
+    assert_eq!(backoff.blocked_until(4, now), now + 14);
+    assert_eq!(backoff.blocked_until(70, now), now + 86_400);
+    server.stop().await;
+}
+
+async fn a_store_failure_refuses_the_sign_in(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let home = ip("192.0.2.1");
+    assert_eq!(wait(&server, "alice", home).await, 0);
+    // Fail closed: with the counters unreadable, nobody gets to guess.
+    server.state.store.close().await;
+    assert_eq!(wait(&server, "alice", home).await, 1);
+    server.stop().await;
+}
+
+both_stores!(
+    free_attempts_pass_then_delays_grow,
+    success_clears_the_account_counter,
+    one_address_is_limited_across_many_usernames,
+    unknown_usernames_are_throttled_like_known_ones,
+    failures_are_forgotten_after_the_window,
+    an_admin_clears_a_lockout,
+    concurrent_failures_all_count,
+    the_sql_backoff_matches_the_rule,
+    a_store_failure_refuses_the_sign_in,
+);
