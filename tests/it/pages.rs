@@ -502,11 +502,14 @@ async fn signed_in(server: &TestServer, user: &str, auth_time: i64) -> (HeaderMa
 }
 
 async fn short_sessions(db: &TestDb) -> TestServer {
-    TestServer::start_with(db, |c| {
+    let server = TestServer::start_with(db, |c| {
         c.session.idle_lifetime = 100;
         c.session.absolute_lifetime = 250;
     })
-    .await
+    .await;
+    // The idle checks sit on one-second boundaries.
+    server.state.clock.freeze();
+    server
 }
 
 async fn session_lives_while_used_and_ends_when_idle(db: TestDb) {

@@ -57,6 +57,7 @@ async fn delays(server: &TestServer, username: &str, from: IpAddr, n: usize) -> 
 
 async fn free_attempts_pass_then_delays_grow(db: TestDb) {
     let server = TestServer::start_with(&db, |c| c.throttle.max_delay = 10).await;
+    server.state.clock.freeze();
     let home = ip("192.0.2.1");
     let seen = delays(&server, "alice", home, 10).await;
     // Five free failures, then base · 2^(failures − 5), at most max_delay.
@@ -76,6 +77,7 @@ async fn free_attempts_pass_then_delays_grow(db: TestDb) {
 
 async fn success_clears_the_account_counter(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let home = ip("192.0.2.1");
     assert_eq!(delays(&server, "alice", home, 5).await, [0; 5]);
     throttle::record_success(&server.state, "Alice", home, server.state.now())
@@ -92,6 +94,7 @@ async fn success_clears_the_account_counter(db: TestDb) {
 
 async fn one_address_is_limited_across_many_usernames(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let sprayer = ip("203.0.113.5");
     for i in 0..20 {
         let user = format!("user{i}");
@@ -119,6 +122,7 @@ async fn one_address_is_limited_across_many_usernames(db: TestDb) {
 
 async fn unknown_usernames_are_throttled_like_known_ones(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let (status, user) = server
         .admin_post(
             "/users",
@@ -138,6 +142,7 @@ async fn unknown_usernames_are_throttled_like_known_ones(db: TestDb) {
 
 async fn failures_are_forgotten_after_the_window(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let window = server.state.config.throttle.window as i64;
     let home = ip("192.0.2.1");
     assert_eq!(delays(&server, "alice", home, 6).await, [0, 0, 0, 0, 0, 2]);
@@ -171,6 +176,7 @@ async fn failures_are_forgotten_after_the_window(db: TestDb) {
 
 async fn an_admin_clears_a_lockout(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let (status, user) = server
         .admin_post("/users", json!({ "username": "Alice" }))
         .await;
@@ -215,6 +221,7 @@ async fn an_admin_clears_a_lockout(db: TestDb) {
 
 async fn concurrent_failures_all_count(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let home = ip("192.0.2.1");
     let now = server.state.now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -245,6 +252,7 @@ async fn concurrent_failures_all_count(db: TestDb) {
 /// the doubling, the cap and the far end where the shift would overflow.
 async fn the_sql_backoff_matches_the_rule(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let backoff = Backoff {
         free_attempts: 3,
         base_delay: 7,
@@ -273,6 +281,7 @@ async fn the_sql_backoff_matches_the_rule(db: TestDb) {
 
 async fn a_store_failure_refuses_the_sign_in(db: TestDb) {
     let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
     let home = ip("192.0.2.1");
     assert_eq!(wait(&server, "alice", home).await, 0);
     // Fail closed: with the counters unreadable, nobody gets to guess.
