@@ -27,6 +27,12 @@
 # * Any non-200 response or socket error is counted (by a wrk response() callback and wrk's
 #   own error counters) and flagged with ⚠ in the table: such a figure is not a throughput.
 #
+# After the wrk runs on the first algorithm's server of each store, bench/flows.rs (built with
+# `cargo bench --bench flows --no-run`, run from a private copy) measures full authorization
+# code + PKCE flows (sign-in form, consent or a first-party client that skips it, code exchange)
+# and refresh-token rotations per second over plain HTTP, at the same BENCH_CONNECTIONS (as
+# concurrent workers) and BENCH_DURATION; its table goes under the wrk table.
+#
 # Needs: cargo, curl, python3, wrk (installed from Debian with apt-get when missing), and psql
 # for the Postgres rows. Every wait is bounded; every server started is stopped on exit.
 
@@ -54,6 +60,7 @@ PG_PORT=5432
 PG_USER=postgres
 READY_WAIT=60        # seconds for a server to answer /readyz (RSA key generation included)
 STOP_WAIT=10         # seconds for a graceful stop before SIGKILL
+FLOW_ALG=ES256       # the server whose store also gets the flows bench (one per store)
 RESOURCE=https://bench.portcullis.test/api
 SCOPE=bench.read
 
@@ -151,6 +158,17 @@ TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
 BIN=$WORK/portcullis
 cp "$TARGET_DIR/release/portcullis" "$BIN"
 
+log "building the flows bench (cargo bench --bench flows --no-run)"
+FLOWS_BUILT=$(cd "$ROOT" && cargo bench --bench flows --no-run --message-format=json |
+    py 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "flows" and m.get("executable"):
+        print(m["executable"])') || die "cargo bench --bench flows --no-run failed"
+[[ -n $FLOWS_BUILT && -x $FLOWS_BUILT ]] || die "no flows bench binary was built"
+FLOWS_BIN=$WORK/flows
+cp "$FLOWS_BUILT" "$FLOWS_BIN"
+
 ensure_wrk
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
@@ -170,6 +188,7 @@ ADMIN_TOKEN=$(py 'import secrets; print(secrets.token_urlsafe(36))')
 
 ROWS=()
 NOTES=()
+FLOW_SECTIONS=()
 FAILED=0
 
 add_row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"); }
@@ -200,6 +219,25 @@ run_wrk() { # connections duration label
     } >>"$OUT_LOG"
     [[ $rc == 0 ]] || return 1
     grep -m1 '^BENCH_RESULT ' "$out" | cut -d' ' -f2-
+}
+
+# bench/flows.rs against the server under test; its table becomes a section of the results.
+run_flows() { # store alg
+    local store=$1 alg=$2 out=$WORK/flows-$1.md rc=0 rows
+    rows=$((3 * $(wc -w <<<"$CONNECTIONS")))
+    log "$store/$alg: authorization code + PKCE flows and refreshes (bench/flows.rs), ${DURATION}s per row"
+    echo "==== $store/$alg: bench/flows.rs (stderr) ====" >>"$OUT_LOG"
+    # The variables go in the environment, not the command line (ps shows arguments).
+    BENCH_URL=$BASE_URL BENCH_ADMIN_TOKEN=$ADMIN_TOKEN BENCH_CONNECTIONS=$CONNECTIONS \
+        BENCH_DURATION=$DURATION timeout -k 5 $((rows * (DURATION + 20) + 60)) \
+        "$FLOWS_BIN" --bench >"$out" 2>>"$OUT_LOG" || rc=$?
+    if [[ $rc != 0 ]]; then
+        FAILED=1
+        NOTES+=("$store flows bench exited with $rc: rows marked ⚠ saw errors; no table means it could not run (see the .log)")
+    fi
+    FLOW_SECTIONS+=("" "**$store** (server default access-token alg $alg; ID tokens RS256)" "")
+    [[ -s $out ]] && FLOW_SECTIONS+=("$(cat "$out")")
+    return 0
 }
 
 # One server: start, register, measure every connection count, stop. Errors are reported as
@@ -358,6 +396,10 @@ print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$d
         add_row "$store" "$alg" "$c" "$rps_cell" "$p50_ms" "$p99_ms" "$err_cell" "$rss"
     done
 
+    if [[ $alg == "$FLOW_ALG" ]] && kill -0 "$CURRENT_PID" 2>/dev/null; then
+        run_flows "$store" "$alg"
+    fi
+
     # Anything the server logged at WARN/ERROR during the runs, or a panic.
     local bad pattern='\b(ERROR|WARN)\b|panicked'
     tail -n +$((log_mark + 1)) "$log_file" >"$dir/server-load.log"
@@ -419,6 +461,15 @@ overrides=""
     if ((${#NOTES[@]} > 0)); then
         echo
         for n in "${NOTES[@]}"; do echo "- $n"; done
+    fi
+    if ((${#FLOW_SECTIONS[@]} > 0)); then
+        echo
+        echo "## Authorization code + PKCE flows and refreshes (bench/flows.rs)"
+        echo
+        echo "Each flow is a new browser over plain HTTP: GET /authorize, the sign-in form" \
+            "(argon2id), the consent form (or none for the first-party client), the 302 with the code," \
+            "POST /token. Workers = concurrent clients, ${DURATION} s per row; latency is per flow or refresh."
+        printf '%s\n' "${FLOW_SECTIONS[@]}"
     fi
     echo
     echo "RSS: server VmRSS right after each row's run. ⚠: errors during the run; that figure is not a throughput."

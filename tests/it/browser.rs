@@ -182,7 +182,6 @@ impl Browser {
     }
 
     /// Replaces the value of the input matching `selector` with `value`, as typed.
-    #[allow(dead_code, reason = "for the end-to-end sign-in test (/authorize)")]
     pub async fn fill(&self, selector: &str, value: &str) {
         let input = self.find(selector).await;
         input
@@ -196,7 +195,6 @@ impl Browser {
     }
 
     /// Clicks the element matching `selector` (a submit button follows its form).
-    #[allow(dead_code, reason = "for the end-to-end sign-in test (/authorize)")]
     pub async fn click(&self, selector: &str) {
         self.find(selector)
             .await
@@ -207,7 +205,6 @@ impl Browser {
 
     /// Waits until the browser is at a URL for which `arrived` holds (after a submission
     /// that redirects), and returns it.
-    #[allow(dead_code, reason = "for the end-to-end sign-in test (/authorize)")]
     pub async fn wait_for_url(&self, arrived: impl Fn(&url::Url) -> bool) -> url::Url {
         let deadline = Instant::now() + PATIENCE;
         loop {

@@ -11,6 +11,7 @@ mod browser;
 mod client_auth;
 mod code_flow;
 mod discovery;
+mod e2e_code_flow;
 mod introspection;
 mod keys;
 mod logout;
