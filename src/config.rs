@@ -26,6 +26,7 @@ pub struct Config {
     pub key_encryption_key: Option<Secret>,
     pub log_format: LogFormat,
     pub legacy: LegacyConfig,
+    pub grants: GrantsConfig,
     pub tokens: TokenConfig,
     pub keys: KeyConfig,
     pub http: HttpConfig,
@@ -51,6 +52,22 @@ pub enum LogFormat {
 pub struct LegacyConfig {
     pub implicit: bool,
     pub password: bool,
+}
+
+/// Grants that an operator may switch off; a grant that is off is neither served nor advertised.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrantsConfig {
+    /// RFC 8693 token exchange, and Microsoft Entra's on-behalf-of form of it.
+    pub token_exchange: bool,
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        Self {
+            token_exchange: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +170,7 @@ impl Default for Config {
             key_encryption_key: None,
             log_format: LogFormat::Text,
             legacy: LegacyConfig::default(),
+            grants: GrantsConfig::default(),
             tokens: TokenConfig::default(),
             keys: KeyConfig::default(),
             http: HttpConfig::default(),

@@ -49,6 +49,15 @@ pub mod grant_type {
     ];
 }
 
+/// RFC 8693 §3 token type identifiers that token exchange takes and issues.
+pub mod token_type {
+    pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+    pub const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+}
+
+/// Microsoft Entra's on-behalf-of request: the jwt-bearer grant with this `requested_token_use`.
+pub const REQUESTED_TOKEN_USE_OBO: &str = "on_behalf_of";
+
 /// RFC 7523 §2.2 client assertions.
 pub const CLIENT_ASSERTION_TYPE_JWT: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

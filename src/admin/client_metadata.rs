@@ -31,6 +31,7 @@ pub struct ClientRegistration {
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
     pub allowed_resources: Option<Vec<String>>,
+    pub token_exchange_audiences: Option<Vec<String>>,
     pub require_pkce: Option<bool>,
     pub first_party: Option<bool>,
     /// RFC 7591 §2: metadata the server does not understand is ignored (and we say so).
@@ -90,7 +91,8 @@ fn strings(v: Vec<&str>) -> Vec<String> {
 }
 
 /// Fills in defaults and checks every field. Returns the metadata to store and the warnings.
-/// `resource_exists` answers whether an `allowed_resources` entry is registered.
+/// `resource_exists` answers whether an `allowed_resources` or `token_exchange_audiences`
+/// entry is registered.
 pub fn validate(
     req: ClientRegistration,
     resource_exists: &dyn Fn(&str) -> bool,
@@ -206,6 +208,15 @@ pub fn validate(
             ));
         }
     }
+    let token_exchange_audiences = req.token_exchange_audiences.unwrap_or_default();
+    for r in &token_exchange_audiences {
+        if !resource_exists(r) {
+            return Err(bad(
+                "token_exchange_audiences",
+                &format!("{r:?} is not a registered resource"),
+            ));
+        }
+    }
     for (field, value) in [
         ("logo_uri", &req.logo_uri),
         ("client_uri", &req.client_uri),
@@ -251,6 +262,24 @@ pub fn validate(
                 .into(),
         );
     }
+    if has(grant_type::TOKEN_EXCHANGE) && token_exchange_audiences.is_empty() {
+        warnings.push(
+            "token_exchange_audiences: empty, so every token exchange by this client is \
+             refused; list the APIs it may call on a user's behalf"
+                .into(),
+        );
+    }
+    if !has(grant_type::TOKEN_EXCHANGE) && !token_exchange_audiences.is_empty() {
+        warnings
+            .push("token_exchange_audiences: unused without the token-exchange grant type".into());
+    }
+    if method.is_public() && has(grant_type::TOKEN_EXCHANGE) {
+        warnings.push(
+            "grant_types: token exchange needs a confidential client; this client will be \
+             refused"
+                .into(),
+        );
+    }
     if method.is_public() && has(grant_type::CLIENT_CREDENTIALS) {
         warnings.push(
             "grant_types: client_credentials needs a confidential client; this \
@@ -278,6 +307,7 @@ pub fn validate(
             policy_uri: req.policy_uri,
             tos_uri: req.tos_uri,
             allowed_resources,
+            token_exchange_audiences,
             require_pkce,
             first_party: req.first_party.unwrap_or(false),
         },

@@ -68,7 +68,8 @@ async fn validated(
     store: &Store,
     req: ClientRegistration,
 ) -> Result<(ClientMetadata, Vec<String>), OAuthError> {
-    let wanted = req.allowed_resources.clone().unwrap_or_default();
+    let mut wanted = req.allowed_resources.clone().unwrap_or_default();
+    wanted.extend(req.token_exchange_audiences.iter().flatten().cloned());
     let known: Vec<String> = store
         .resources_by_identifiers(&wanted)
         .await?

@@ -6,6 +6,7 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod pkce;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use async_trait::async_trait;
 
@@ -44,12 +45,18 @@ pub struct GrantRegistry {
 }
 
 impl GrantRegistry {
-    pub fn from_config(_config: &Config) -> Self {
-        let grants: Vec<Box<dyn GrantHandler>> = vec![
+    pub fn from_config(config: &Config) -> Self {
+        let mut grants: Vec<Box<dyn GrantHandler>> = vec![
             Box::new(authorization_code::AuthorizationCode),
             Box::new(client_credentials::ClientCredentials),
             Box::new(refresh_token::RefreshToken),
         ];
+        if config.grants.token_exchange {
+            grants.push(Box::new(token_exchange::TokenExchange));
+            // MERGE: replaced by the jwt-bearer grant, which dispatches its OBO form to
+            // `token_exchange::entra_on_behalf_of`.
+            grants.push(Box::new(token_exchange::EntraOboOnly));
+        }
         GrantRegistry { grants }
     }
 

@@ -100,6 +100,10 @@ pub struct ClientMetadata {
     pub tos_uri: Option<String>,
     /// Resource identifiers (audiences) the client may ask tokens for.
     pub allowed_resources: Vec<String>,
+    /// Resource identifiers a token exchange by this client (RFC 8693) may target: the APIs
+    /// it may call on behalf of the users whose tokens it receives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
     /// RFC 9700 §2.1.1: PKCE on every authorization request of this client.
     pub require_pkce: bool,
     /// First-party apps may skip the consent page.

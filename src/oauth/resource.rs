@@ -77,8 +77,19 @@ pub async fn resolve_targets(
     client: &Client,
     requested: &[String],
 ) -> Result<Vec<Resource>, OAuthError> {
+    resolve_targets_among(store, &client.id, &client.meta.allowed_resources, requested).await
+}
+
+/// `resolve_targets` against another allow-list of the client's (token exchange reads
+/// `token_exchange_audiences`).
+pub async fn resolve_targets_among(
+    store: &Store,
+    client_id: &str,
+    allowed: &[String],
+    requested: &[String],
+) -> Result<Vec<Resource>, OAuthError> {
     let identifiers: Vec<String> = if requested.is_empty() {
-        match client.meta.allowed_resources.as_slice() {
+        match allowed {
             [only] => vec![only.clone()],
             _ => {
                 return Err(OAuthError::invalid_target(
@@ -103,10 +114,10 @@ pub async fn resolve_targets(
                     .with_detail(format!("resource {id:?}")),
             );
         }
-        if !client.may_use_resource(id) {
+        if !allowed.contains(id) {
             return Err(
                 OAuthError::invalid_target("the client may not request this resource")
-                    .with_detail(format!("client {} resource {id:?}", client.id)),
+                    .with_detail(format!("client {client_id} resource {id:?}")),
             );
         }
     }

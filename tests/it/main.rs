@@ -21,5 +21,6 @@ mod refresh;
 mod revocation;
 mod throttle;
 mod token_endpoint;
+mod token_exchange;
 mod token_validation;
 mod userinfo;
