@@ -237,12 +237,20 @@ pub fn validate(
                 .into(),
         );
     }
+    let first_party = req.first_party.unwrap_or(false);
     if has(grant_type::PASSWORD) {
         warnings.push(
             "grant_types: password is deprecated (RFC 9700 §2.4) and served only \
                        when legacy.password is on"
                 .into(),
         );
+        if method.is_public() && !first_party {
+            warnings.push(
+                "grant_types: password needs a confidential or first-party client; this \
+                 client will be refused (RFC 6749 §4.3)"
+                    .into(),
+            );
+        }
     }
     if method.is_public() && has(grant_type::AUTHORIZATION_CODE) && !require_pkce {
         warnings.push(
@@ -279,7 +287,7 @@ pub fn validate(
             tos_uri: req.tos_uri,
             allowed_resources,
             require_pkce,
-            first_party: req.first_party.unwrap_or(false),
+            first_party,
         },
         warnings,
     ))

@@ -4,8 +4,12 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod implicit;
+pub mod password;
 pub mod pkce;
 pub mod refresh_token;
+
+use std::net::IpAddr;
 
 use async_trait::async_trait;
 
@@ -16,11 +20,13 @@ use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
 use crate::state::AppState;
 
-/// What a grant handler gets besides the form: the authenticated client and the time.
+/// What a grant handler gets besides the form: the authenticated client, the time, and the
+/// caller's address (the password grant's per-IP throttle).
 pub struct TokenContext<'a> {
     pub state: &'a AppState,
     pub client: &'a Client,
     pub now: i64,
+    pub peer: IpAddr,
 }
 
 #[async_trait]
@@ -44,12 +50,17 @@ pub struct GrantRegistry {
 }
 
 impl GrantRegistry {
-    pub fn from_config(_config: &Config) -> Self {
-        let grants: Vec<Box<dyn GrantHandler>> = vec![
+    pub fn from_config(config: &Config) -> Self {
+        let mut grants: Vec<Box<dyn GrantHandler>> = vec![
             Box::new(authorization_code::AuthorizationCode),
             Box::new(client_credentials::ClientCredentials),
             Box::new(refresh_token::RefreshToken),
         ];
+        // Legacy (issue 7): registered only when switched on, so while off the grant is
+        // unknown to the token endpoint and absent from discovery.
+        if config.legacy.password {
+            grants.push(Box::new(password::Password));
+        }
         GrantRegistry { grants }
     }
 

@@ -13,6 +13,7 @@ mod code_flow;
 mod discovery;
 mod introspection;
 mod keys;
+mod legacy;
 mod logout;
 mod pages;
 mod persistence;
