@@ -90,5 +90,12 @@ pub async fn issue(
         fields.push(("id_token", id_token));
     }
     record_use(state, &client.id, LegacyFlow::Implicit, now).await?;
+    // Counted like the token endpoint's issuance (http/token.rs).
+    metrics::counter!(
+        "portcullis_tokens_issued_total",
+        "grant_type" => crate::names::grant_type::IMPLICIT,
+        "client_id" => client.id.clone()
+    )
+    .increment(1);
     Ok(fields)
 }
