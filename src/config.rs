@@ -47,11 +47,24 @@ pub enum LogFormat {
 }
 
 /// OAuth 2.1 removed these flows; they exist only for apps being migrated.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LegacyConfig {
     pub implicit: bool,
     pub password: bool,
+    /// Seconds; the longest an access token from the implicit flow lives (a resource's own
+    /// lifetime wins when shorter). Short, since it travels in a URL (RFC 9700 §2.1.2).
+    pub implicit_access_token_lifetime: u64,
+}
+
+impl Default for LegacyConfig {
+    fn default() -> Self {
+        Self {
+            implicit: false,
+            password: false,
+            implicit_access_token_lifetime: 300,
+        }
+    }
 }
 
 /// Grants that an operator may switch off; a grant that is off is neither served nor advertised.
@@ -421,6 +434,12 @@ impl Config {
                 "tokens.client_assertion_max_lifetime",
                 t.client_assertion_max_lifetime,
                 3_600,
+            ),
+            // A token in a URL fragment: short-lived, whatever the other settings say.
+            (
+                "legacy.implicit_access_token_lifetime",
+                self.legacy.implicit_access_token_lifetime,
+                600,
             ),
             ("keys.reload_interval", self.keys.reload_interval, 3_600),
             ("http.request_timeout", self.http.request_timeout, 600),

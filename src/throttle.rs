@@ -3,16 +3,17 @@
 //! node sees them, and each failure past the free attempts blocks for twice as long as the
 //! one before, up to `throttle.max_delay`.
 //!
-//! The sign-in code calls `check` before verifying a password, then `record_failure` or
-//! `record_success`. Unknown usernames are counted exactly like known ones, so the answers
-//! tell nothing about which accounts exist.
+//! `sign_in` is the one password check behind the throttle: `check` before verifying the
+//! password, then `record_failure` or `record_success`. The sign-in page and the password grant
+//! (issue 7) both call it, so they share the counters. Unknown usernames are counted exactly
+//! like known ones, so the answers tell nothing about which accounts exist.
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use serde_json::json;
 
 use crate::admin::Actor;
-use crate::admin::users::{MAX_USERNAME_CHARS, normalize_username};
+use crate::admin::users::{MAX_USERNAME_CHARS, User, authenticate, normalize_username};
 use crate::config::ThrottleConfig;
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -131,6 +132,42 @@ pub async fn record_success(
         .clear_sign_in_throttle(&account_key(username))
         .await?;
     Ok(())
+}
+
+/// What a password check behind the throttle came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password is right and the user may sign in (not disabled).
+    User(Box<User>),
+    /// Too many failures: refused without looking at the password.
+    Throttled(Throttled),
+    /// Wrong username or password, or a disabled user: counted as a failure.
+    Refused,
+}
+
+/// Checks `username` and `password` from `ip` behind the throttle and counts the outcome. The
+/// password is verified in constant time, against a dummy hash for unknown users
+/// (`admin::users::authenticate`). Errors are store or hashing failures only.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    ip: IpAddr,
+    now: i64,
+) -> Result<SignIn, OAuthError> {
+    if let Err(throttled) = check(state, username, ip, now).await {
+        return Ok(SignIn::Throttled(throttled));
+    }
+    match authenticate(&state.store, username, password).await? {
+        Some(user) => {
+            record_success(state, username, ip, now).await?;
+            Ok(SignIn::User(Box::new(user)))
+        }
+        None => {
+            record_failure(state, username, ip, now).await?;
+            Ok(SignIn::Refused)
+        }
+    }
 }
 
 /// `DELETE /admin/users/{id}/lockout`: clears the user's account counter (issue 9), audited as

@@ -248,12 +248,20 @@ pub fn validate(
                 .into(),
         );
     }
+    let first_party = req.first_party.unwrap_or(false);
     if has(grant_type::PASSWORD) {
         warnings.push(
             "grant_types: password is deprecated (RFC 9700 §2.4) and served only \
                        when legacy.password is on"
                 .into(),
         );
+        if method.is_public() && !first_party {
+            warnings.push(
+                "grant_types: password needs a confidential or first-party client; this \
+                 client will be refused (RFC 6749 §4.3)"
+                    .into(),
+            );
+        }
     }
     if method.is_public() && has(grant_type::AUTHORIZATION_CODE) && !require_pkce {
         warnings.push(
@@ -309,7 +317,7 @@ pub fn validate(
             allowed_resources,
             token_exchange_audiences,
             require_pkce,
-            first_party: req.first_party.unwrap_or(false),
+            first_party,
         },
         warnings,
     ))

@@ -5,6 +5,7 @@
 pub mod client_metadata;
 pub mod clients;
 pub mod keys;
+pub mod legacy_usage;
 pub mod resources;
 pub mod tokens;
 pub mod users;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::{GrantHandler, TokenContext, pkce};
 use crate::error::OAuthError;
 use crate::names::grant_type::{AUTHORIZATION_CODE, REFRESH_TOKEN};
+use crate::oauth::client::Client;
 use crate::oauth::id_token::{IdTokenSpec, issue_id_token};
 use crate::oauth::issue::{
     AccessTokenSpec, RefreshTokenSpec, TokenResponse, issue_access_token, issue_refresh_token,
@@ -166,19 +167,7 @@ impl GrantHandler for AuthorizationCode {
         let scope = Scope::parse(&code.scope).ok_or_else(|| corrupt("scope"))?;
         let granted: Vec<String> =
             serde_json::from_str(&code.audience).map_err(|_| corrupt("audience"))?;
-        let granted = if !granted.is_empty() {
-            granted
-        } else if scope.contains("openid") {
-            // A sign-in that named no API: the access token is for this server (userinfo).
-            vec![cx.state.issuer.clone()]
-        } else {
-            // RFC 9068 §3: the client's default resource, as for any token request.
-            resolve_targets(&cx.state.store, cx.client, &[])
-                .await?
-                .into_iter()
-                .map(|r| r.identifier)
-                .collect()
-        };
+        let granted = default_audience(cx.state, cx.client, &scope, granted).await?;
         let audience = narrow(&granted, request.resources)?;
         issue_tokens(
             cx,
@@ -221,7 +210,7 @@ pub(crate) async fn issue_tokens(
     cx: &TokenContext<'_>,
     grant: UserGrant<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    let targets = resolve_audience(cx, grant.audience).await?;
+    let targets = resolve_audience(cx.state, cx.client, grant.audience).await?;
     let mut extra = Map::new();
     extra.insert("auth_time".into(), grant.auth_time.into());
     let access = issue_access_token(
@@ -282,21 +271,44 @@ pub(crate) async fn issue_tokens(
     Ok(response)
 }
 
+/// The resource identifiers a user's authorization is for: those it named, else this server
+/// when the scope has `openid` (a sign-in that named no API gets a token good at userinfo),
+/// else the client's default resource (RFC 9068 §3), as for any token request.
+pub(crate) async fn default_audience(
+    state: &AppState,
+    client: &Client,
+    scope: &Scope,
+    named: Vec<String>,
+) -> Result<Vec<String>, OAuthError> {
+    if !named.is_empty() {
+        Ok(named)
+    } else if scope.contains("openid") {
+        Ok(vec![state.issuer.clone()])
+    } else {
+        Ok(resolve_targets(&state.store, client, &[])
+            .await?
+            .into_iter()
+            .map(|r| r.identifier)
+            .collect())
+    }
+}
+
 /// The resources behind granted identifiers, checked again: the client may still use each and
 /// each still exists (RFC 8707 §2). The issuer is this server itself.
-async fn resolve_audience(
-    cx: &TokenContext<'_>,
+pub(crate) async fn resolve_audience(
+    state: &AppState,
+    client: &Client,
     audience: &[String],
 ) -> Result<Vec<Resource>, OAuthError> {
-    let issuer = &cx.state.issuer;
+    let issuer = &state.issuer;
     let apis: Vec<String> = audience.iter().filter(|a| *a != issuer).cloned().collect();
     let mut targets = if apis.is_empty() {
         Vec::new()
     } else {
-        resolve_targets(&cx.state.store, cx.client, &apis).await?
+        resolve_targets(&state.store, client, &apis).await?
     };
     if audience.iter().any(|a| a == issuer) {
-        targets.push(issuer_target(cx.state));
+        targets.push(issuer_target(state));
     }
     Ok(targets)
 }

@@ -4,9 +4,13 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod implicit;
+pub mod password;
 pub mod pkce;
 pub mod refresh_token;
 pub mod token_exchange;
+
+use std::net::IpAddr;
 
 use async_trait::async_trait;
 
@@ -17,11 +21,13 @@ use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
 use crate::state::AppState;
 
-/// What a grant handler gets besides the form: the authenticated client and the time.
+/// What a grant handler gets besides the form: the authenticated client, the time, and the
+/// caller's address (the password grant's per-IP throttle).
 pub struct TokenContext<'a> {
     pub state: &'a AppState,
     pub client: &'a Client,
     pub now: i64,
+    pub peer: IpAddr,
 }
 
 #[async_trait]
@@ -56,6 +62,11 @@ impl GrantRegistry {
             // MERGE: replaced by the jwt-bearer grant, which dispatches its OBO form to
             // `token_exchange::entra_on_behalf_of`.
             grants.push(Box::new(token_exchange::EntraOboOnly));
+        }
+        // Legacy (issue 7): registered only when switched on, so while off the grant is
+        // unknown to the token endpoint and absent from discovery.
+        if config.legacy.password {
+            grants.push(Box::new(password::Password));
         }
         GrantRegistry { grants }
     }

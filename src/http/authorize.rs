@@ -12,6 +12,7 @@ use axum::response::Response;
 
 use crate::error::OAuthError;
 use crate::grants::authorization_code::{CodeGrant, issue_code};
+use crate::grants::implicit;
 use crate::oauth::authorize_request::{
     self, AuthorizeRequest, Refusal, consent_required, login_required,
 };
@@ -29,7 +30,7 @@ mod response;
 
 use pages::{bad_request_page, consent_page, refusal_page, store_failed};
 pub use pages::{expired_page, signin_page};
-pub use response::respond;
+pub use response::{respond, respond_with};
 
 /// How long a user has to sign in and consent.
 const REQUEST_LIFETIME: i64 = 600;
@@ -72,11 +73,12 @@ async fn start(state: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(p) => p,
         Err(e) => return refusal_page(state, e),
     };
-    let (client, request) = match authorize_request::parse(&state.store, &params).await {
-        Ok(ok) => ok,
-        Err(Refusal::Page(e)) => return refusal_page(state, e),
-        Err(Refusal::Redirect(to, e)) => return respond(state, &to, Err(e)),
-    };
+    let (client, request) =
+        match authorize_request::parse(&state.store, &params, state.config.legacy.implicit).await {
+            Ok(ok) => ok,
+            Err(Refusal::Page(e)) => return refusal_page(state, e),
+            Err(Refusal::Redirect(to, e)) => return respond(state, &to, Err(e)),
+        };
     let id = random_token();
     let row = AuthorizationRequestRow {
         id_hash: sha256_hex(&id),
@@ -202,7 +204,8 @@ pub async fn resume(
     finish(state, &pending, &session).await
 }
 
-/// Issues the code (RFC 6749 §4.1.2) and sends it to the client. The pending request is taken
+/// Issues the code (RFC 6749 §4.1.2), or the implicit flow's tokens, and sends them to the
+/// client. The pending request is taken
 /// first, so a request finishes once.
 pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> Response {
     let now = state.now();
@@ -216,6 +219,19 @@ pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> R
         Err(e) => return PageError::Store(e).page(state),
     }
     let request = &pending.request;
+    if request.response_type.is_implicit() {
+        // RFC 6749 §4.2.2: the tokens themselves, in the fragment or form_post.
+        let tokens = implicit::issue(
+            state,
+            &pending.client,
+            request,
+            &session.user_id,
+            session.auth_time,
+            now,
+        )
+        .await;
+        return respond_with(state, &request.to, tokens);
+    }
     let grant = CodeGrant {
         client_id: pending.client.id.clone(),
         user_id: session.user_id.clone(),

@@ -27,6 +27,13 @@ pub fn document(state: &AppState) -> Value {
     let assertion_algs = [
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
     ];
+    // RFC 8414 §2: `implicit` is a grant type too, though not a token-endpoint one.
+    let mut grant_types: Vec<&str> = state.grants.grant_types().collect();
+    let mut response_types = vec!["code"];
+    if state.config.legacy.implicit {
+        grant_types.push(crate::names::grant_type::IMPLICIT);
+        response_types.extend(authorize_request::ResponseType::IMPLICIT);
+    }
     json!({
         "issuer": state.issuer,
         "authorization_endpoint": url(path::AUTHORIZE),
@@ -37,11 +44,11 @@ pub fn document(state: &AppState) -> Value {
         "userinfo_endpoint": url(path::USERINFO),
         // OIDC RP-Initiated Logout 1.0 §2.1.
         "end_session_endpoint": url(path::LOGOUT),
-        "grant_types_supported": state.grants.grant_types().collect::<Vec<_>>(),
+        "grant_types_supported": grant_types,
         // RFC 7636 §4.2 / RFC 8414 §2: S256 only; plain is refused (RFC 9700 §2.1.1).
         "code_challenge_methods_supported": [crate::grants::pkce::S256],
-        // RFC 6749 §3.1.1: the code flow only (implicit and hybrid are off).
-        "response_types_supported": ["code"],
+        // RFC 6749 §3.1.1: the code flow, and the implicit flow when on; never hybrid.
+        "response_types_supported": response_types,
         "response_modes_supported": authorize_request::RESPONSE_MODES,
         "scopes_supported": authorize_request::OIDC_SCOPES,
         "prompt_values_supported": authorize_request::PROMPT_VALUES,

@@ -10,13 +10,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::authorize::{REQUEST_FIELD, load_pending, resume, signin_page};
-use crate::admin::users::authenticate;
 use crate::oauth::params::Params;
 use crate::pages::{CSRF_FIELD, PageError, verify_csrf};
 use crate::session::{create_session, end_session};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::throttle::{self, Throttled};
+use crate::throttle::{self, SignIn, Throttled};
 
 /// Shown for every failed attempt: it does not say which of the two was wrong.
 const WRONG: &str = "The username or password is not correct.";
@@ -40,18 +39,26 @@ pub async fn signin(
         };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    let ip = peer.ip();
-    if let Err(Throttled { retry_after }) = throttle::check(&state, username, ip, now).await {
-        let message = format!("Too many attempts; try again in {retry_after} seconds.");
-        return signin_page(
-            &state,
-            &headers,
-            &pending,
-            Some((StatusCode::TOO_MANY_REQUESTS, message)),
-        );
-    }
-    let user = match authenticate(&state.store, username, password).await {
-        Ok(user) => user,
+    let user = match throttle::sign_in(&state, username, password, peer.ip(), now).await {
+        Ok(SignIn::User(user)) => user,
+        Ok(SignIn::Throttled(Throttled { retry_after })) => {
+            let message = format!("Too many attempts; try again in {retry_after} seconds.");
+            return signin_page(
+                &state,
+                &headers,
+                &pending,
+                Some((StatusCode::TOO_MANY_REQUESTS, message)),
+            );
+        }
+        Ok(SignIn::Refused) => {
+            tracing::info!(client_id = %pending.client.id, "sign-in refused");
+            return signin_page(
+                &state,
+                &headers,
+                &pending,
+                Some((StatusCode::OK, WRONG.into())),
+            );
+        }
         Err(e) => {
             // Only store or hashing failures reach here; keep their 503-or-500 meaning.
             let cause = e.to_string();
@@ -63,21 +70,6 @@ pub async fn signin(
             return PageError::Store(failure).page(&state);
         }
     };
-    let Some(user) = user else {
-        if let Err(e) = throttle::record_failure(&state, username, ip, now).await {
-            return PageError::Store(e).page(&state);
-        }
-        tracing::info!(client_id = %pending.client.id, "sign-in refused");
-        return signin_page(
-            &state,
-            &headers,
-            &pending,
-            Some((StatusCode::OK, WRONG.into())),
-        );
-    };
-    if let Err(e) = throttle::record_success(&state, username, ip, now).await {
-        return PageError::Store(e).page(&state);
-    }
     // A new session id on every sign-in (no fixation): the old one ends first.
     if let Err(e) = end_session(&state, &headers).await {
         return PageError::Store(e).page(&state);

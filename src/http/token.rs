@@ -1,10 +1,11 @@
 //! RFC 6749 §3.2: the token endpoint. Parse, look up the grant, authenticate the client,
 //! check policy, then hand over to the grant's module.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::Form;
@@ -14,7 +15,11 @@ use crate::grants::TokenContext;
 use crate::names::path;
 use crate::state::AppState;
 
-pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Response, OAuthError> {
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    form: Form,
+) -> Result<Response, OAuthError> {
     let now = state.now();
     let grant_type = form.params.require("grant_type")?;
     // A grant disabled by config is answered exactly as an unknown one.
@@ -39,6 +44,7 @@ pub async fn token(State(state): State<Arc<AppState>>, form: Form) -> Result<Res
         state: &state,
         client: &client,
         now,
+        peer: peer.ip(),
     };
     let response = handler.handle(&cx, &form.params).await?;
     // Issuance is counted, not stored (the Prometheus exporter reads these counters).

@@ -133,7 +133,7 @@ async fn claims(
 }
 
 /// OIDC Core §5.4: `sub`, and the claims of each granted scope that the user has.
-fn by_scope(mut all: Map<String, Value>, scope: &Scope) -> Map<String, Value> {
+pub(crate) fn by_scope(mut all: Map<String, Value>, scope: &Scope) -> Map<String, Value> {
     let mut claims = Map::new();
     if let Some(sub) = all.remove("sub") {
         claims.insert("sub".into(), sub);

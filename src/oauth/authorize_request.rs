@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::OAuthError;
 use crate::grants::pkce;
-use crate::names::grant_type::AUTHORIZATION_CODE;
+use crate::names::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
 use crate::oauth::client::{Client, Profile};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
@@ -46,6 +46,50 @@ pub struct Return {
     pub state: Option<String>,
 }
 
+/// RFC 6749 §3.1.1 `response_type`: the code flow, or (when `legacy.implicit` is on) the
+/// implicit flow's three (RFC 6749 §4.2, OIDC Core §3.2). The order of a space-separated
+/// value does not matter (OAuth 2.0 Multiple Response Type Encoding Practices §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseType {
+    #[default]
+    Code,
+    Token,
+    IdToken,
+    IdTokenToken,
+}
+
+impl ResponseType {
+    /// The implicit flow's values, as discovery lists them.
+    pub const IMPLICIT: [&str; 3] = ["token", "id_token", "id_token token"];
+
+    /// The served response type `value` names; `None` when unknown, or implicit while off.
+    pub fn parse(value: &str, implicit: bool) -> Option<ResponseType> {
+        let mut parts: Vec<&str> = value.split(' ').collect();
+        parts.sort_unstable();
+        let parsed = match parts.as_slice() {
+            ["code"] => ResponseType::Code,
+            ["token"] => ResponseType::Token,
+            ["id_token"] => ResponseType::IdToken,
+            ["id_token", "token"] => ResponseType::IdTokenToken,
+            _ => return None,
+        };
+        (parsed == ResponseType::Code || implicit).then_some(parsed)
+    }
+
+    pub fn is_implicit(self) -> bool {
+        self != ResponseType::Code
+    }
+
+    pub fn returns_access_token(self) -> bool {
+        matches!(self, ResponseType::Token | ResponseType::IdTokenToken)
+    }
+
+    pub fn returns_id_token(self) -> bool {
+        matches!(self, ResponseType::IdToken | ResponseType::IdTokenToken)
+    }
+}
+
 /// OIDC Core §3.1.2.1 `prompt`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
@@ -58,6 +102,9 @@ pub struct Prompt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
     pub client_id: String,
+    /// Absent from requests stored before the implicit flow existed: those were all `code`.
+    #[serde(default)]
+    pub response_type: ResponseType,
     pub to: Return,
     pub scope: String,
     /// RFC 8707 `resource` values, each allowed for the client.
@@ -87,8 +134,13 @@ impl From<OAuthError> for Refusal {
 }
 
 /// Parses and checks an authorization request: the client and redirect URI, then everything
-/// else. Store failures are `Page` refusals with a 5xx status.
-pub async fn parse(store: &Store, params: &Params) -> Result<(Client, AuthorizeRequest), Refusal> {
+/// else. `implicit` is `legacy.implicit`: while off, the implicit flow's response types are
+/// refused exactly as unknown ones. Store failures are `Page` refusals with a 5xx status.
+pub async fn parse(
+    store: &Store,
+    params: &Params,
+    implicit: bool,
+) -> Result<(Client, AuthorizeRequest), Refusal> {
     let client_id = params.require("client_id")?;
     let row = store
         .get_client(client_id)
@@ -104,22 +156,33 @@ pub async fn parse(store: &Store, params: &Params) -> Result<(Client, AuthorizeR
         OAuthError::invalid_request(why).with_detail(format!("client {client_id}"))
     })?;
     let state = params.get("state").map(str::to_string);
-    let mode = params.get("response_mode");
-    let response_mode = match mode {
-        None | Some("query") => ResponseMode::Query,
+    let response_type = params
+        .get("response_type")
+        .and_then(|v| ResponseType::parse(v, implicit));
+    let tokens = response_type.is_some_and(ResponseType::is_implicit);
+    let response_mode = match params.get("response_mode") {
+        Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
         Some("form_post") => ResponseMode::FormPost,
-        Some(_) => ResponseMode::Query,
+        // RFC 6749 §4.2.2, Multiple Response Types §2.1: tokens default to the fragment.
+        _ if tokens => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
     };
     let to = Return {
         redirect_uri,
         response_mode,
         state,
     };
-    match check(store, &client, params, to.clone()).await {
+    // RFC 6749 §4.2.2.1: an implicit request's error goes where its tokens would, and never
+    // in the query, which `check` refuses for tokens.
+    let mut error_to = to.clone();
+    if tokens && error_to.response_mode == ResponseMode::Query {
+        error_to.response_mode = ResponseMode::Fragment;
+    }
+    match check(store, &client, params, response_type, to).await {
         Ok(request) => Ok((client, request)),
         Err(e) if e.status.is_server_error() => Err(Refusal::Page(e)),
-        Err(e) => Err(Refusal::Redirect(Box::new(to), e)),
+        Err(e) => Err(Refusal::Redirect(Box::new(error_to), e)),
     }
 }
 
@@ -174,6 +237,7 @@ async fn check(
     store: &Store,
     client: &Client,
     params: &Params,
+    response_type: Option<ResponseType>,
     to: Return,
 ) -> Result<AuthorizeRequest, OAuthError> {
     let bad = OAuthError::invalid_request;
@@ -197,21 +261,39 @@ async fn check(
     {
         return Err(bad("unsupported response_mode"));
     }
-    // RFC 6749 §3.1.1: only `code` is served (implicit and hybrid flows are off).
-    match params.get("response_type") {
-        None => return Err(bad("missing parameter response_type")),
-        Some("code") => {}
-        Some(other) => {
+    // RFC 6749 §3.1.1: `code`, and the implicit flow's types only when it is on.
+    let response_type = match (params.get("response_type"), response_type) {
+        (None, _) => return Err(bad("missing parameter response_type")),
+        (_, Some(t)) => t,
+        (Some(other), None) => {
             return Err(unsupported_response_type().with_detail(format!("response_type {other:?}")));
         }
-    }
-    // RFC 6749 §4.1.2.1: the client is registered for this grant and response type.
-    if !client.has_grant_type(AUTHORIZATION_CODE)
-        || !client.meta.response_types.iter().any(|r| r == "code")
-    {
-        return Err(OAuthError::unauthorized_client(
-            "the client may not use the authorization code flow",
-        ));
+    };
+    // RFC 6749 §4.1.2.1 / §4.2.2.1: the client is registered for this grant and response type.
+    let registered = |t: ResponseType| {
+        client
+            .meta
+            .response_types
+            .iter()
+            .any(|r| ResponseType::parse(r, true) == Some(t))
+    };
+    if response_type == ResponseType::Code {
+        if !client.has_grant_type(AUTHORIZATION_CODE) || !registered(response_type) {
+            return Err(OAuthError::unauthorized_client(
+                "the client may not use the authorization code flow",
+            ));
+        }
+    } else {
+        if !client.has_grant_type(IMPLICIT) || !registered(response_type) {
+            return Err(OAuthError::unauthorized_client(
+                "the client may not use this response type",
+            )
+            .with_detail(format!("client {} implicit", client.id)));
+        }
+        // Multiple Response Types §2.1 / RFC 9700 §2.1.2: tokens never travel in the query.
+        if to.response_mode == ResponseMode::Query {
+            return Err(bad("response_mode query cannot carry tokens"));
+        }
     }
     let scope = params
         .get("scope")
@@ -231,16 +313,37 @@ async fn check(
     if !resources.is_empty() {
         // RFC 8707 §2: each resource registered and allowed for the client.
         resolve_targets(store, client, &resources).await?;
+    } else if response_type.returns_access_token() && !scope.contains("openid") {
+        // The token is issued right after consent: its default audience must exist now.
+        resolve_targets(store, client, &[]).await?;
+    }
+    let nonce = params.get("nonce").map(str::to_string);
+    if response_type.returns_id_token() {
+        // OIDC Core §3.2.2.1: an ID token answers an OpenID request, with a nonce (REQUIRED
+        // in the implicit flow, against replayed ID tokens).
+        if !scope.contains("openid") {
+            return Err(OAuthError::invalid_scope(
+                "an ID token needs the openid scope",
+            ));
+        }
+        if nonce.is_none() {
+            return Err(bad("nonce is required when an ID token is returned"));
+        }
     }
     // RFC 7636 §4.4.1 / RFC 9700 §2.1.1: S256 only; required of public clients and of those
-    // registered with require_pkce.
-    let challenge = pkce::parse_challenge(
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-    )?;
-    if challenge.is_none() && (client.is_public() || client.meta.require_pkce) {
-        return Err(bad("code_challenge is required (PKCE, S256)"));
-    }
+    // registered with require_pkce. PKCE protects a code; the implicit flow has none.
+    let challenge = if response_type == ResponseType::Code {
+        let challenge = pkce::parse_challenge(
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        )?;
+        if challenge.is_none() && (client.is_public() || client.meta.require_pkce) {
+            return Err(bad("code_challenge is required (PKCE, S256)"));
+        }
+        challenge
+    } else {
+        None
+    };
     let prompt = parse_prompt(params.get("prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
@@ -253,10 +356,11 @@ async fn check(
     };
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
+        response_type,
         to,
         scope: scope.to_string(),
         resources,
-        nonce: params.get("nonce").map(str::to_string),
+        nonce,
         code_challenge: challenge.as_ref().map(|c| c.challenge.clone()),
         code_challenge_method: challenge.map(|c| c.method.to_string()),
         prompt,
@@ -340,6 +444,23 @@ mod tests {
             "https://app.example/cb",
             "https://app.example:444/cb"
         ));
+    }
+
+    #[test]
+    fn response_types_in_any_order_and_implicit_only_when_on() {
+        assert_eq!(ResponseType::parse("code", false), Some(ResponseType::Code));
+        assert_eq!(ResponseType::parse("token", false), None);
+        assert_eq!(
+            ResponseType::parse("token", true),
+            Some(ResponseType::Token)
+        );
+        assert_eq!(
+            ResponseType::parse("token id_token", true),
+            Some(ResponseType::IdTokenToken)
+        );
+        assert_eq!(ResponseType::parse("id_token  token", true), None);
+        assert_eq!(ResponseType::parse("code id_token", true), None);
+        assert_eq!(ResponseType::parse("token token", true), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::config::SigningAlg;
@@ -37,6 +38,9 @@ struct Claims<'a> {
     azp: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     at_hash: Option<String>,
+    /// The user's claims, when no access token lets the client read them at userinfo.
+    #[serde(flatten)]
+    user_claims: &'a Map<String, Value>,
 }
 
 /// OIDC Core §3.1.3.6: the left half of the hash of the access token's ASCII, base64url,
@@ -54,6 +58,34 @@ pub fn issue_id_token(
     spec: IdTokenSpec<'_>,
     now: i64,
 ) -> Result<String, OAuthError> {
+    issue_id_token_with_claims(state, spec, &Map::new(), now)
+}
+
+/// An ID token that also carries the user's claims (OIDC Core §5.4: when no access token is
+/// issued, as for `response_type=id_token`, the claims of the granted scopes go in the ID
+/// token). A claim named like one of the ID token's own is left out.
+pub fn issue_id_token_with_claims(
+    state: &AppState,
+    spec: IdTokenSpec<'_>,
+    user_claims: &Map<String, Value>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    const OWN: [&str; 9] = [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "azp",
+        "at_hash",
+    ];
+    let user_claims: Map<String, Value> = user_claims
+        .iter()
+        .filter(|(k, _)| !OWN.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let alg = state.config.tokens.id_token_alg;
     let claims = Claims {
         // OIDC Core §2: iss, sub, aud (the client), exp and iat are required.
@@ -68,6 +100,7 @@ pub fn issue_id_token(
         nonce: spec.nonce,
         azp: spec.client_id,
         at_hash: spec.access_token.map(|t| at_hash(alg, t)),
+        user_claims: &user_claims,
     };
     Ok(state.keys.sign(alg, TYP_ID_TOKEN, &claims, now)?)
 }

@@ -388,3 +388,84 @@ async fn chromium_shows_the_signed_out_page_and_logs_out() {
     }
     server.stop().await;
 }
+
+/// The legacy implicit flow (issue 7) in Chromium: sign in, consent, and land on the client's
+/// redirect URI with the tokens in the fragment, which the browser keeps to itself (never in
+/// the query, so never sent to any server). The redirect URI is one of this server's own pages,
+/// so the browser has somewhere to land. One store is enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_implicit_flow_lands_with_tokens_in_the_fragment() {
+    let Some(browser) =
+        Browser::start("chromium_implicit_flow_lands_with_tokens_in_the_fragment").await
+    else {
+        return;
+    };
+    let db = Backend::Sqlite
+        .db("browser-implicit")
+        .await
+        .expect("sqlite");
+    let server = TestServer::start_with(&db, |c| c.legacy.implicit = true).await;
+    let (status, user) = server
+        .admin_post(
+            "/users",
+            json!({ "username": "alice", "password": "correct horse battery staple" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let redirect_uri = server.url("/signed-out");
+    let client = server
+        .client(json!({
+            "client_name": "old SPA",
+            "profile": "spa",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["implicit"],
+            "response_types": ["id_token token"],
+            "redirect_uris": [redirect_uri],
+            "scope": "openid",
+        }))
+        .await;
+    let mut authorize = url::Url::parse(&server.url("/authorize")).expect("url");
+    authorize.query_pairs_mut().extend_pairs([
+        ("response_type", "id_token token"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("scope", "openid"),
+        ("state", "browser-state"),
+        ("nonce", "browser-nonce"),
+    ]);
+    browser.goto(authorize.as_str()).await;
+    browser.fill("#username", "alice").await;
+    browser
+        .fill("#password", "correct horse battery staple")
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.find("button[value=allow]").await;
+    browser.click("button[value=allow]").await;
+    let landed = browser.wait_for_url(|u| u.path() == "/signed-out").await;
+    assert_eq!(landed.query(), None, "{landed}");
+    let fragment: Vec<(String, String)> =
+        form_urlencoded::parse(landed.fragment().expect("a fragment").as_bytes())
+            .into_owned()
+            .collect();
+    let get = |name: &str| {
+        fragment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("state").as_deref(), Some("browser-state"));
+    assert_eq!(get("token_type").as_deref(), Some("Bearer"));
+    assert!(get("refresh_token").is_none(), "{fragment:?}");
+    let access_token = get("access_token").expect("access_token");
+    let id = crate::harness::jwt_claims(&get("id_token").expect("id_token"));
+    assert_eq!(id["nonce"], "browser-nonce");
+    assert!(id["at_hash"].is_string(), "{id}");
+    browser.close().await;
+
+    // The token the browser received works at userinfo.
+    let (status, info) =
+        crate::harness::send(server.get("/userinfo").bearer_auth(&access_token)).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["sub"], user["id"]);
+    server.stop().await;
+}

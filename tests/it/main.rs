@@ -14,6 +14,7 @@ mod discovery;
 mod e2e_code_flow;
 mod introspection;
 mod keys;
+mod legacy;
 mod logout;
 mod pages;
 mod persistence;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod keys;
+mod legacy_usage;
 mod resources;
 mod users;
 
@@ -44,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/audit", get(keys::audit))
+        .route("/legacy-usage", get(legacy_usage::list))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 

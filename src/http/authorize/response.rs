@@ -14,9 +14,31 @@ use crate::state::AppState;
 /// The authorization response (RFC 6749 §4.1.2) or error response (§4.1.2.1), with `iss`
 /// (RFC 9207), in the requested response mode.
 pub fn respond(state: &AppState, to: &Return, result: Result<String, OAuthError>) -> Response {
+    respond_with(state, to, result.map(|code| vec![("code", code)]))
+}
+
+/// Parameters a response may carry only outside the query (RFC 9700 §2.1.2).
+const TOKENS: [&str; 2] = ["access_token", "id_token"];
+
+/// Any authorization response: the code, or the implicit flow's tokens (RFC 6749 §4.2.2), or
+/// an error, with `state` and `iss`.
+pub fn respond_with(
+    state: &AppState,
+    to: &Return,
+    result: Result<Vec<(&'static str, String)>, OAuthError>,
+) -> Response {
     let mut fields: Vec<(&str, String)> = Vec::new();
     match result {
-        Ok(code) => fields.push(("code", code)),
+        Ok(response) => {
+            // Checked at /authorize already; a token must never reach a query string.
+            if to.response_mode == ResponseMode::Query
+                && response.iter().any(|(k, _)| TOKENS.contains(k))
+            {
+                tracing::error!("refusing to put tokens in a query string");
+                return bad_request_page(state);
+            }
+            fields.extend(response);
+        }
         Err(e) => {
             if e.status.is_server_error() {
                 tracing::error!(error = e.code, detail = ?e.detail, "authorization failed");
