@@ -712,6 +712,32 @@ async fn exchange_audiences_and_acting_clients_are_admin_metadata(db: TestDb) {
             .contains("token_exchange_audiences"),
         "{body}"
     );
+    server.stop().await;
+    // The CLI sets them too.
+    let (ok, created, output) = crate::admin_users::cli(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "API D",
+            "--profile",
+            "api",
+            "--grant-type",
+            TOKEN_EXCHANGE,
+            "--exchange-audience",
+            API_B,
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{output}");
+    assert_eq!(
+        created["token_exchange_audiences"],
+        json!([API_B]),
+        "{output}"
+    );
+    let server = TestServer::start(&db).await;
     // The acting client of a resource must exist.
     let (status, body) = server
         .admin_post(
