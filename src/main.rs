@@ -89,6 +89,9 @@ struct CreateClient {
     /// Resource identifiers the client may request tokens for.
     #[arg(long = "resource")]
     resources: Vec<String>,
+    /// Resource identifiers a token exchange by this client may target (RFC 8693).
+    #[arg(long = "exchange-audience")]
+    exchange_audiences: Vec<String>,
     #[arg(long)]
     jwks_uri: Option<String>,
 }
@@ -311,6 +314,8 @@ async fn real_main() -> anyhow::Result<()> {
                     token_endpoint_auth_method: c.auth_method,
                     scope: c.scope,
                     allowed_resources: (!c.resources.is_empty()).then_some(c.resources),
+                    token_exchange_audiences: (!c.exchange_audiences.is_empty())
+                        .then_some(c.exchange_audiences),
                     jwks_uri: c.jwks_uri,
                     ..ClientRegistration::default()
                 };

@@ -23,6 +23,10 @@ use crate::oauth::scope::Scope;
 
 pub struct TokenExchange;
 
+/// The longest delegation chain (`act` nesting) a token may carry: enough for any real call
+/// graph, and it stops two APIs allowed to call each other from growing one without end.
+const MAX_ACTORS: usize = 8;
+
 /// RFC 8693 §3: the token types taken and issued here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TokenType {
@@ -218,7 +222,7 @@ async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let caller = cx.client;
     let subject = read_token(cx, request.subject_token, request.subject_type, "subject").await?;
-    // The rule: only the API a token was minted for may exchange it.
+    // Policy: only the API a token was minted for (its resource's client_id) may exchange it.
     let audiences = cx
         .state
         .store
@@ -271,6 +275,12 @@ async fn exchange(
     }
     let scope = exchanged_scope(cx, &subject, &targets, request.scope)?;
 
+    if actors(subject.extra.get("act")) >= MAX_ACTORS {
+        return Err(
+            OAuthError::invalid_grant("the subject token's delegation chain is too long")
+                .with_detail(format!("client {}", caller.id)),
+        );
+    }
     // RFC 8693 §4.1: the current actor outermost, earlier actors nested inside.
     let mut act = Map::new();
     let actor_sub = actor
@@ -285,7 +295,7 @@ async fn exchange(
     if let Some(auth_time) = subject.extra.get("auth_time") {
         extra.insert("auth_time".into(), auth_time.clone());
     }
-    // The rule: not longer-lived than what it was exchanged for.
+    // Policy: never longer-lived than the token(s) it was exchanged for.
     let not_after = actor
         .as_ref()
         .map_or(subject.exp, |a| a.exp.min(subject.exp));
@@ -314,6 +324,17 @@ async fn exchange(
     response.issued_token_type = Some(request.issued_type.urn());
     // RFC 8693 §2.1: a refresh token is not issued; the caller exchanges again when needed.
     Ok(response)
+}
+
+/// How many actors an `act` claim records (RFC 8693 §4.1 nesting).
+fn actors(act: Option<&Value>) -> usize {
+    let mut depth = 0;
+    let mut current = act;
+    while let Some(Value::Object(actor)) = current {
+        depth += 1;
+        current = actor.get("act");
+    }
+    depth
 }
 
 /// An active access token of ours, of the kind its type parameter claims; anything else is
@@ -345,7 +366,7 @@ async fn read_token(
     Ok(info)
 }
 
-/// The rule: the scope is within the subject token's, within what the caller may ask,
+/// Policy: the scope is within the subject token's, within what the caller may ask,
 /// and defined by the target APIs; with none asked, all of that.
 fn exchanged_scope(
     cx: &TokenContext<'_>,
@@ -394,6 +415,14 @@ mod tests {
             split_entra_scope("https://b.example.comx/read", &apis),
             None
         );
+    }
+
+    #[test]
+    fn actors_counts_the_nesting() {
+        assert_eq!(actors(None), 0);
+        let chain = serde_json::json!({ "sub": "b", "act": { "sub": "a" } });
+        assert_eq!(actors(Some(&chain)), 2);
+        assert_eq!(actors(Some(&Value::from("not an object"))), 0);
     }
 
     #[test]

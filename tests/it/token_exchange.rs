@@ -468,6 +468,60 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
         "a client without the grant",
     );
 
+    // The exchange audiences are set through the admin API (PUT replaces the metadata).
+    let mut metadata = json!({
+        "client_name": "API A",
+        "profile": "api",
+        "grant_types": [TOKEN_EXCHANGE, JWT_BEARER],
+        "scope": "b.read p.read",
+        "token_exchange_audiences": [API_B, OPAQUE],
+    });
+    let (status, updated) = send(
+        server
+            .admin(reqwest::Method::PUT, &format!("/clients/{}", w.api_a.id))
+            .json(&metadata),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    let for_opaque = user_token(&server, &w, "a.read p.read").await;
+    // Two audiences now: the request must name one.
+    let (status, body) = exchange(&server, &w.api_a, access_token(&for_opaque), &[]).await;
+    assert_error(status, &body, "invalid_target", "no target among two");
+    // An API of opaque tokens cannot be served a JWT.
+    let (status, body) = exchange(
+        &server,
+        &w.api_a,
+        access_token(&for_opaque),
+        &[("audience", OPAQUE), ("requested_token_type", JWT)],
+    )
+    .await;
+    assert_error(status, &body, "invalid_request", "a JWT for an opaque API");
+    let (status, body) = exchange(
+        &server,
+        &w.api_a,
+        access_token(&for_opaque),
+        &[("audience", OPAQUE)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "p.read");
+    let (_, info) = server.introspect(&w.api_a, access_token(&body)).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["act"], json!({ "sub": w.api_a.id }));
+    assert_eq!(info["aud"], OPAQUE);
+    for (audiences, status_b) in [(json!([OPAQUE]), 400), (json!([API_B]), 200)] {
+        metadata["token_exchange_audiences"] = audiences;
+        let (status, _) = send(
+            server
+                .admin(reqwest::Method::PUT, &format!("/clients/{}", w.api_a.id))
+                .json(&metadata),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, body) = exchange(&server, &w.api_a, subject, &[("audience", API_B)]).await;
+        assert_eq!(status, status_b, "API B withdrawn, then restored: {body}");
+    }
+
     // invalid_grant: revoked, then expired (the last, as it moves the clock).
     let revoked = user_token(&server, &w, "a.read b.read").await;
     let (status, _) = server
@@ -658,6 +712,32 @@ async fn exchange_audiences_and_acting_clients_are_admin_metadata(db: TestDb) {
             .contains("token_exchange_audiences"),
         "{body}"
     );
+    server.stop().await;
+    // The CLI sets them too.
+    let (ok, created, output) = crate::admin_users::cli(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "API D",
+            "--profile",
+            "api",
+            "--grant-type",
+            TOKEN_EXCHANGE,
+            "--exchange-audience",
+            API_B,
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{output}");
+    assert_eq!(
+        created["token_exchange_audiences"],
+        json!([API_B]),
+        "{output}"
+    );
+    let server = TestServer::start(&db).await;
     // The acting client of a resource must exist.
     let (status, body) = server
         .admin_post(
