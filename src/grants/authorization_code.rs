@@ -166,19 +166,7 @@ impl GrantHandler for AuthorizationCode {
         let scope = Scope::parse(&code.scope).ok_or_else(|| corrupt("scope"))?;
         let granted: Vec<String> =
             serde_json::from_str(&code.audience).map_err(|_| corrupt("audience"))?;
-        let granted = if !granted.is_empty() {
-            granted
-        } else if scope.contains("openid") {
-            // A sign-in that named no API: the access token is for this server (userinfo).
-            vec![cx.state.issuer.clone()]
-        } else {
-            // RFC 9068 §3: the client's default resource, as for any token request.
-            resolve_targets(&cx.state.store, cx.client, &[])
-                .await?
-                .into_iter()
-                .map(|r| r.identifier)
-                .collect()
-        };
+        let granted = granted_audience(cx, &scope, granted).await?;
         let audience = narrow(&granted, request.resources)?;
         issue_tokens(
             cx,
@@ -280,6 +268,27 @@ pub(crate) async fn issue_tokens(
     response.id_token = id_token;
     response.refresh_token = refresh_token;
     Ok(response)
+}
+
+/// The resources a user's grant covers: those the authorization named, or when it named none,
+/// this server for a sign-in (`openid`: the token is good at userinfo), else the client's
+/// default resource (RFC 9068 §3), as for any token request.
+pub(crate) async fn granted_audience(
+    cx: &TokenContext<'_>,
+    scope: &Scope,
+    named: Vec<String>,
+) -> Result<Vec<String>, OAuthError> {
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    if scope.contains("openid") {
+        return Ok(vec![cx.state.issuer.clone()]);
+    }
+    Ok(resolve_targets(&cx.state.store, cx.client, &[])
+        .await?
+        .into_iter()
+        .map(|r| r.identifier)
+        .collect())
 }
 
 /// The resources behind granted identifiers, checked again: the client may still use each and

@@ -4,6 +4,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod pkce;
 pub mod refresh_token;
 
@@ -44,12 +45,15 @@ pub struct GrantRegistry {
 }
 
 impl GrantRegistry {
-    pub fn from_config(_config: &Config) -> Self {
-        let grants: Vec<Box<dyn GrantHandler>> = vec![
+    pub fn from_config(config: &Config) -> Self {
+        let mut grants: Vec<Box<dyn GrantHandler>> = vec![
             Box::new(authorization_code::AuthorizationCode),
             Box::new(client_credentials::ClientCredentials),
             Box::new(refresh_token::RefreshToken),
         ];
+        if config.device.enabled {
+            grants.push(Box::new(device_code::DeviceCode));
+        }
         GrantRegistry { grants }
     }
 
