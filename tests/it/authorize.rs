@@ -54,7 +54,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn assert_page_defences(response: &Response, what: &str) {
+pub fn assert_page_defences(response: &Response, what: &str) {
     let h = response.headers();
     assert_eq!(h["x-frame-options"], "DENY", "{what}");
     assert_eq!(h["referrer-policy"], "no-referrer", "{what}");

@@ -5,7 +5,7 @@
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::authorize::{PASSWORD, alice, browser, field};
+use crate::authorize::{PASSWORD, alice, assert_page_defences, browser, field};
 use crate::both_stores;
 use crate::browser::Browser;
 use crate::code_flow::{ORDERS, assert_error, resources, token};
@@ -858,3 +858,157 @@ async fn chromium_approves_and_denies(db: TestDb) {
 }
 
 both_stores!(chromium_approves_and_denies);
+
+/// The pages carry the defences of every page, the shared sign-in form refuses a wrong
+/// password without spending the code, and nothing active gets in.
+async fn pages_are_pages(db: TestDb) {
+    let server = device_server(&db).await;
+    let tv = tv_client(&server, "<b>TV</b>").await;
+    let flow = started(&server, &tv, "openid read").await;
+    let b = browser();
+    let response = b.get(server.url("/device")).send().await.unwrap();
+    assert_page_defences(&response, "code page");
+    let page = text(response).await;
+    assert!(!page.contains("<script"), "{page}");
+    let csrf = field(&page, "csrf_token").unwrap();
+    let shown = str_of(&flow, "user_code");
+
+    let response = post(
+        &server,
+        &b,
+        "/device",
+        &[("csrf_token", &csrf), ("user_code", shown)],
+    )
+    .await;
+    assert_page_defences(&response, "sign-in page");
+    let page = text(response).await;
+    assert!(
+        page.contains("&lt;b&gt;TV&lt;&#x2f;b&gt;"),
+        "the client name is escaped: {page}"
+    );
+    let wrong = post(
+        &server,
+        &b,
+        "/device/signin",
+        &[
+            ("csrf_token", &csrf),
+            ("user_code", shown),
+            ("username", "alice"),
+            ("password", "wrong password"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), 200);
+    let page = text(wrong).await;
+    assert!(
+        page.contains("The username or password is not correct."),
+        "{page}"
+    );
+    assert_eq!(
+        field(&page, "user_code").as_deref(),
+        Some(shown),
+        "the code is kept"
+    );
+
+    let response = post(
+        &server,
+        &b,
+        "/device/signin",
+        &[
+            ("csrf_token", &csrf),
+            ("user_code", shown),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_page_defences(&response, "approval page");
+    assert!(
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("portcullis_session=")),
+        "a session starts"
+    );
+    let page = text(response).await;
+    for words in [
+        "Only allow this if you started it yourself",
+        "Sign you in",
+        shown,
+        "alice",
+    ] {
+        assert!(
+            page.contains(words),
+            "approval page lacks {words:?}: {page}"
+        );
+    }
+    // Signed in now: entering a code leads straight to the approval page.
+    let flow2 = started(&server, &tv, "read").await;
+    let response = post(
+        &server,
+        &b,
+        "/device",
+        &[
+            ("csrf_token", &csrf),
+            ("user_code", str_of(&flow2, "user_code")),
+        ],
+    )
+    .await;
+    assert!(
+        text(response)
+            .await
+            .contains("action=\"&#x2f;device&#x2f;approve\"")
+    );
+    server.stop().await;
+}
+
+/// A user code is unique among live codes: an expired row with the same code is replaced, a
+/// live one is not.
+async fn user_codes_are_unique_among_live_codes(db: TestDb) {
+    use portcullis::store::{DeviceCodeRow, DeviceCodeStatus};
+    let server = device_server(&db).await;
+    let tv = tv_client(&server, "TV").await;
+    let store = &server.state.store;
+    let now = server.state.now();
+    let row = |device: &str| DeviceCodeRow {
+        device_code_hash: portcullis::secret::sha256_hex(device),
+        user_code_hash: portcullis::oauth::user_code::digest("WDJBMJHT"),
+        grant_id: device.into(),
+        client_id: tv.id.clone(),
+        scope: "read".into(),
+        audience: "[]".into(),
+        status: DeviceCodeStatus::Pending.as_str().into(),
+        user_id: None,
+        auth_time: None,
+        poll_interval: 5,
+        last_polled_at: None,
+        slow_down: 0,
+        issued_at: now,
+        expires_at: now + 60,
+        consumed_at: None,
+    };
+    assert!(store.insert_device_code(&row("first"), now).await.unwrap());
+    assert!(
+        !store
+            .insert_device_code(&row("second"), now + 59)
+            .await
+            .unwrap(),
+        "live"
+    );
+    let mut third = row("third");
+    third.expires_at = now + 200;
+    assert!(
+        store.insert_device_code(&third, now + 60).await.unwrap(),
+        "the first expired"
+    );
+    let found = store
+        .pending_device_code(&portcullis::oauth::user_code::digest("WDJBMJHT"), now + 61)
+        .await
+        .unwrap()
+        .expect("the third");
+    assert_eq!(found.grant_id, "third");
+    server.stop().await;
+}
+
+both_stores!(pages_are_pages, user_codes_are_unique_among_live_codes);
