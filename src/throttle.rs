@@ -6,6 +6,9 @@
 //! The sign-in code calls `check` before verifying a password, then `record_failure` or
 //! `record_success`. Unknown usernames are counted exactly like known ones, so the answers
 //! tell nothing about which accounts exist.
+//!
+//! The device verification page counts wrong user codes with the same machinery
+//! (`check_user_code`, `record_user_code_miss`; RFC 8628 §5.1).
 
 use std::net::{IpAddr, Ipv6Addr};
 

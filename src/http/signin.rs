@@ -1,5 +1,6 @@
 //! The sign-in form of an authorization request (OIDC Core §3.1.2.3): the password is checked
-//! behind the sign-in throttle, and a new session starts with `auth_time` = now.
+//! behind the sign-in throttle, and a new session starts with `auth_time` = now. That step,
+//! `sign_in_with_password`, is shared by every sign-in form (the device pages use it too).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -395,7 +395,6 @@ async fn chromium_shows_the_signed_out_page_and_logs_out() {
 impl Browser {
     /// Waits until the element matching `selector` has text containing `expected` (after a
     /// submission, the old page may still be shown for a moment), and returns that text.
-    #[allow(dead_code, reason = "for the end-to-end device flow test")]
     pub async fn wait_for_text(&self, selector: &str, expected: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
