@@ -33,8 +33,10 @@ pub struct Config {
     pub clients: ClientConfig,
     pub session: SessionConfig,
     pub throttle: ThrottleConfig,
+    pub device: DeviceConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
-    /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`).
+    /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`,
+    /// `device_code.html`, `device_approve.html`, `device_done.html`).
     pub templates_dir: Option<PathBuf>,
 }
 
@@ -150,6 +152,19 @@ pub struct ThrottleConfig {
     pub window: u64,
 }
 
+/// The device authorization grant (RFC 8628): `/device_authorization`, the `/device` pages and
+/// the `device_code` grant, all served only when `enabled`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub enabled: bool,
+    /// Seconds a device code and its user code live (RFC 8628 §3.2 `expires_in`).
+    pub code_lifetime: u64,
+    /// Seconds a device waits between polls (RFC 8628 §3.2 `interval`); each `slow_down`
+    /// adds 5 for that device code (§3.5).
+    pub interval: u64,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     ES256,
@@ -190,6 +205,7 @@ impl Default for Config {
             clients: ClientConfig::default(),
             session: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
+            device: DeviceConfig::default(),
             templates_dir: None,
         }
     }
@@ -243,6 +259,16 @@ impl Default for ThrottleConfig {
             base_delay: 1,
             max_delay: 15 * 60,
             window: 15 * 60,
+        }
+    }
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            code_lifetime: 600,
+            interval: 5,
         }
     }
 }
@@ -467,6 +493,9 @@ impl Config {
             ("throttle.base_delay", self.throttle.base_delay, 3_600),
             ("throttle.max_delay", self.throttle.max_delay, 86_400),
             ("throttle.window", self.throttle.window, 7 * 86_400),
+            // RFC 8628 §5.1: the user code's lifetime bounds how long it can be guessed at.
+            ("device.code_lifetime", self.device.code_lifetime, 3_600),
+            ("device.interval", self.device.interval, 60),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(

@@ -11,6 +11,14 @@ pub mod path {
     /// `POST`: the consent form of an authorization request.
     pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
     pub const TOKEN: &str = "/token";
+    /// RFC 8628 §3.1: the device authorization endpoint.
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// RFC 8628 §3.3: the verification URI, where the user enters the code (`GET`, `POST`).
+    pub const DEVICE: &str = "/device";
+    /// `POST`: the sign-in form of a device verification.
+    pub const DEVICE_SIGNIN: &str = "/device/signin";
+    /// `POST`: the approve-or-deny form of a device verification.
+    pub const DEVICE_APPROVE: &str = "/device/approve";
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
     /// OIDC Core §5.3.

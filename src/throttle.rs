@@ -7,6 +7,9 @@
 //! password, then `record_failure` or `record_success`. The sign-in page and the password grant
 //! (issue 7) both call it, so they share the counters. Unknown usernames are counted exactly
 //! like known ones, so the answers tell nothing about which accounts exist.
+//!
+//! The device verification page counts wrong user codes with the same machinery
+//! (`check_user_code`, `record_user_code_miss`; RFC 8628 §5.1).
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -16,6 +19,7 @@ use crate::admin::Actor;
 use crate::admin::users::{MAX_USERNAME_CHARS, User, authenticate, normalize_username};
 use crate::config::ThrottleConfig;
 use crate::error::OAuthError;
+use crate::secret::sha256_hex;
 use crate::state::AppState;
 use crate::store::{AuditEvent, Backoff, Store, StoreError};
 
@@ -80,20 +84,29 @@ pub async fn check(
     ip: IpAddr,
     now: i64,
 ) -> Result<(), Throttled> {
-    let blocked_until = state
-        .store
-        .sign_in_blocked_until(&account_key(username), &ip_key(ip))
-        .await;
+    let keys = [account_key(username), ip_key(ip)];
+    blocked(state, &keys, now, "portcullis_sign_in_throttled_total").await
+}
+
+/// Whether either counter blocks at `now` (each block counted in `metric`); fails closed as
+/// `check` says.
+async fn blocked(
+    state: &AppState,
+    [key, other]: &[String; 2],
+    now: i64,
+    metric: &'static str,
+) -> Result<(), Throttled> {
+    let blocked_until = state.store.sign_in_blocked_until(key, other).await;
     match blocked_until {
         Ok(until) if until > now => {
-            metrics::counter!("portcullis_sign_in_throttled_total").increment(1);
+            metrics::counter!(metric).increment(1);
             Err(Throttled {
                 retry_after: (until - now) as u64,
             })
         }
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::error!("sign-in throttle: cannot read the counters, refusing: {e}");
+            tracing::error!("throttle: cannot read the counters, refusing: {e}");
             Err(Throttled {
                 retry_after: RETRY_WHEN_STORE_FAILS,
             })
@@ -193,6 +206,48 @@ pub async fn clear_lockout(
         .clear_sign_in_throttle_audited(&account_key(&user.username), &audit)
         .await?;
     tracing::info!(user = %user.id, had_counter, "sign-in lockout cleared");
+    Ok(())
+}
+
+/// User-code guessing at the device verification page (RFC 8628 §5.1): codes that match no
+/// pending device authorization are counted per address (`user-code-ip:`, as `ip_key`) and per
+/// browser (`user-code-browser:` and the SHA-256 of its CSRF cookie, which every form needs),
+/// with the sign-in counters' table, backoff and window, and the sign-in free attempts: the
+/// IP's for the address, the account's for the browser. Right codes clear nothing.
+fn user_code_keys(ip: IpAddr, browser: &str) -> [String; 2] {
+    [
+        format!("user-code-{}", ip_key(ip)),
+        format!("user-code-browser:{}", sha256_hex(browser)),
+    ]
+}
+
+/// Whether a browser at `ip` may try a user code at `now`.
+pub async fn check_user_code(
+    state: &AppState,
+    ip: IpAddr,
+    browser: &str,
+    now: i64,
+) -> Result<(), Throttled> {
+    let keys = user_code_keys(ip, browser);
+    blocked(state, &keys, now, "portcullis_user_code_throttled_total").await
+}
+
+/// Counts a user code that matched nothing against the address and the browser.
+pub async fn record_user_code_miss(
+    state: &AppState,
+    ip: IpAddr,
+    browser: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let c = &state.config.throttle;
+    let [by_ip, by_browser] = user_code_keys(ip, browser);
+    let store = &state.store;
+    store
+        .record_sign_in_failure(&by_ip, now, &ip_backoff(c))
+        .await?;
+    store
+        .record_sign_in_failure(&by_browser, now, &account_backoff(c))
+        .await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod implicit;
 pub mod password;
+pub mod device_code;
 pub mod pkce;
 pub mod refresh_token;
 pub mod token_exchange;
@@ -67,6 +68,9 @@ impl GrantRegistry {
         // unknown to the token endpoint and absent from discovery.
         if config.legacy.password {
             grants.push(Box::new(password::Password));
+        }
+        if config.device.enabled {
+            grants.push(Box::new(device_code::DeviceCode));
         }
         GrantRegistry { grants }
     }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::SigningAlg;
+use crate::names::grant_type::DEVICE_CODE;
 use crate::names::path;
 use crate::oauth::authorize_request;
 use crate::oauth::client::AuthMethod;
@@ -34,7 +35,7 @@ pub fn document(state: &AppState) -> Value {
         grant_types.push(crate::names::grant_type::IMPLICIT);
         response_types.extend(authorize_request::ResponseType::IMPLICIT);
     }
-    json!({
+    let mut document = json!({
         "issuer": state.issuer,
         "authorization_endpoint": url(path::AUTHORIZE),
         "token_endpoint": url(path::TOKEN),
@@ -64,7 +65,12 @@ pub fn document(state: &AppState) -> Value {
         "claims_supported": crate::http::userinfo::claims_supported(),
         // RFC 9207: responses from this server say who sent them.
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    // RFC 8628 §4: only while the device grant is served.
+    if state.grants.get(DEVICE_CODE).is_some() {
+        document["device_authorization_endpoint"] = url(path::DEVICE_AUTHORIZATION).into();
+    }
+    document
 }
 
 fn json_bytes(body: Vec<u8>, cache: &'static str) -> Response {

@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod authorize;
 pub mod consent;
+pub mod device;
+pub mod device_authorization;
 pub mod discovery;
 pub mod extract;
 pub mod health;
@@ -28,6 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::OAuthError;
+use crate::names::grant_type::DEVICE_CODE;
 use crate::names::path;
 use crate::state::AppState;
 
@@ -55,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(path::AUTHORIZE_SIGNIN, post(signin::signin))
         .route(path::AUTHORIZE_CONSENT, post(consent::consent))
         .route(path::TOKEN, post(token::token))
+        .merge(device_routes(&state))
         .route(path::INTROSPECT, post(introspect::introspect))
         .route(path::REVOKE, post(revoke::revoke))
         .route(path::HEALTHZ, get(health::healthz))
@@ -82,6 +86,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// RFC 8628: the device authorization endpoint and the verification pages, served only when
+/// the device grant is (what is advertised is what is served).
+fn device_routes(state: &AppState) -> Router<Arc<AppState>> {
+    if state.grants.get(DEVICE_CODE).is_none() {
+        return Router::new();
+    }
+    Router::new()
+        .route(
+            path::DEVICE_AUTHORIZATION,
+            post(device_authorization::device_authorization),
+        )
+        .route(
+            path::DEVICE,
+            get(device::enter_code).post(device::submit_code),
+        )
+        .route(path::DEVICE_SIGNIN, post(device::signin))
+        .route(path::DEVICE_APPROVE, post(device::approve))
 }
 
 async fn not_found() -> OAuthError {

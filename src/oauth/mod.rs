@@ -11,3 +11,4 @@ pub mod remote_jwks;
 pub mod resource;
 pub mod scope;
 pub mod uri;
+pub mod user_code;

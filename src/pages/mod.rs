@@ -7,6 +7,7 @@
 
 pub mod cookie;
 pub mod csrf;
+pub mod scopes;
 pub mod templates;
 pub mod views;
 

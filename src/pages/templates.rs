@@ -15,14 +15,29 @@ pub const SIGNIN: &str = "signin.html";
 pub const CONSENT: &str = "consent.html";
 pub const ERROR: &str = "error.html";
 pub const SIGNED_OUT: &str = "signed_out.html";
+pub const DEVICE_CODE: &str = "device_code.html";
+pub const DEVICE_APPROVE: &str = "device_approve.html";
+pub const DEVICE_DONE: &str = "device_done.html";
 
 /// The templates built into the binary, by name.
-pub const DEFAULTS: [(&str, &str); 5] = [
+pub const DEFAULTS: [(&str, &str); 8] = [
     (BASE, include_str!("../../templates/base.html")),
     (SIGNIN, include_str!("../../templates/signin.html")),
     (CONSENT, include_str!("../../templates/consent.html")),
     (ERROR, include_str!("../../templates/error.html")),
     (SIGNED_OUT, include_str!("../../templates/signed_out.html")),
+    (
+        DEVICE_CODE,
+        include_str!("../../templates/device_code.html"),
+    ),
+    (
+        DEVICE_APPROVE,
+        include_str!("../../templates/device_approve.html"),
+    ),
+    (
+        DEVICE_DONE,
+        include_str!("../../templates/device_done.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -68,6 +68,40 @@ impl ErrorView {
     }
 }
 
+/// `device_code.html`: where the user types the code their device shows (RFC 8628 §3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceCodeEntry {
+    pub action: String,
+    pub csrf_token: String,
+    /// Pre-filled ("" for none): from `verification_uri_complete`, or the last attempt.
+    pub user_code: String,
+    /// Why the last attempt failed, in words for the user.
+    pub error: Option<String>,
+}
+
+/// `device_approve.html`: which application, on a device, asks for what (RFC 8628 §3.3, §5.4).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceApproval {
+    pub client_name: String,
+    /// Shown only when `https`, as on the consent page.
+    pub logo_uri: Option<String>,
+    /// Who is signed in.
+    pub username: String,
+    /// The code the device shows, as `WDJB-MJHT`, for the user to compare.
+    pub user_code: String,
+    pub scopes: Vec<ScopeView>,
+    pub action: String,
+    pub csrf_token: String,
+    pub hidden: Vec<Hidden>,
+}
+
+/// `device_done.html`: the decision is recorded; the device learns it when it next polls.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceDone {
+    pub approved: bool,
+    pub client_name: String,
+}
+
 /// `signed_out.html` needs nothing.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SignedOut {}
@@ -175,6 +209,38 @@ pub fn samples() -> Vec<(&'static str, minijinja::Value)> {
         (
             templates::SIGNED_OUT,
             minijinja::Value::from(Serde(SignedOut {})),
+        ),
+        (
+            templates::DEVICE_CODE,
+            minijinja::Value::from(Serde(DeviceCodeEntry {
+                action: "/device".into(),
+                csrf_token: "sample".into(),
+                user_code: "WDJB-MJHT".into(),
+                error: Some("That code is not valid.".into()),
+            })),
+        ),
+        (
+            templates::DEVICE_APPROVE,
+            minijinja::Value::from(Serde(DeviceApproval {
+                client_name: "Sample TV".into(),
+                logo_uri: Some("https://app.example/logo.png".into()),
+                username: "alice".into(),
+                user_code: "WDJB-MJHT".into(),
+                scopes: vec![describe_scope("openid", None)],
+                action: "/device/approve".into(),
+                csrf_token: "sample".into(),
+                hidden: vec![Hidden {
+                    name: "user_code".into(),
+                    value: "WDJB-MJHT".into(),
+                }],
+            })),
+        ),
+        (
+            templates::DEVICE_DONE,
+            minijinja::Value::from(Serde(DeviceDone {
+                approved: true,
+                client_name: "Sample TV".into(),
+            })),
         ),
     ]
 }

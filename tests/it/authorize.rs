@@ -8,11 +8,11 @@ use crate::both_stores;
 use crate::code_flow::{NONCE, Pkce, exchange, pkce, resources, spa_client, web_client};
 use crate::harness::{Client, TestDb, TestServer, jwt_claims};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 const SPA_CB: &str = "https://app.example.com/cb";
 
 /// A browser: its own cookie jar, no redirects followed.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -20,7 +20,7 @@ fn browser() -> reqwest::Client {
         .expect("browser")
 }
 
-async fn alice(server: &TestServer) {
+pub async fn alice(server: &TestServer) {
     let (status, user) = server
         .admin_post(
             "/users",
@@ -31,7 +31,7 @@ async fn alice(server: &TestServer) {
 }
 
 /// The value of hidden (or any) input `name` in a page.
-fn field(html: &str, name: &str) -> Option<String> {
+pub fn field(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
     let rest = &html[at..];
     let v = rest.find("value=\"")? + "value=\"".len();
@@ -54,7 +54,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn assert_page_defences(response: &Response, what: &str) {
+pub fn assert_page_defences(response: &Response, what: &str) {
     let h = response.headers();
     assert_eq!(h["x-frame-options"], "DENY", "{what}");
     assert_eq!(h["referrer-policy"], "no-referrer", "{what}");

@@ -469,3 +469,25 @@ async fn chromium_implicit_flow_lands_with_tokens_in_the_fragment() {
     assert_eq!(info["sub"], user["id"]);
     server.stop().await;
 }
+
+impl Browser {
+    /// Waits until the element matching `selector` has text containing `expected` (after a
+    /// submission, the old page may still be shown for a moment), and returns that text.
+    pub async fn wait_for_text(&self, selector: &str, expected: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let found = self.client().find(Locator::Css(selector)).await.ok();
+            if let Some(element) = found
+                && let Ok(text) = element.text().await
+                && text.contains(expected)
+            {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {selector} with {expected:?} after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

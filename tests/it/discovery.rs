@@ -65,8 +65,14 @@ async fn discovery_lists_exactly_what_is_served(db: TestDb) {
                 "client_credentials",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
+        );
+        // RFC 8628 §4, with the device grant (on by default).
+        assert_eq!(
+            doc["device_authorization_endpoint"],
+            server.url("/device_authorization")
         );
         assert_eq!(
             doc["code_challenge_methods_supported"],

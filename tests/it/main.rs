@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod client_auth;
 mod code_flow;
+mod device_flow;
 mod discovery;
 mod e2e_code_flow;
 mod introspection;

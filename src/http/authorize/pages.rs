@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use super::{Pending, REQUEST_FIELD};
 use crate::error::OAuthError;
 use crate::names::path;
-use crate::oauth::resource::Resource;
 use crate::oauth::scope::Scope;
+use crate::pages::scopes::describe_scopes;
 use crate::pages::views::{self, Hidden};
 use crate::pages::{Page, PageError, csrf_token, error_page, templates};
 use crate::session::Session;
@@ -60,29 +60,10 @@ pub(super) async fn consent_page(
         Ok(user) => user.map(|u| u.username).unwrap_or_default(),
         Err(e) => return PageError::Store(e).page(state),
     };
-    let apis: Vec<Resource> = match state
-        .store
-        .resources_by_identifiers(&pending.client.meta.allowed_resources)
-        .await
-    {
-        Ok(rows) => rows
-            .into_iter()
-            .filter_map(|r| Resource::from_row(r).ok())
-            .collect(),
+    let scopes = match describe_scopes(&state.store, &pending.client, scope).await {
+        Ok(scopes) => scopes,
         Err(e) => return PageError::Store(e).page(state),
     };
-    let scopes = scope
-        .iter()
-        .map(|name| {
-            let api = apis.iter().find_map(|r| {
-                r.scopes
-                    .iter()
-                    .find(|s| s.name == name)
-                    .map(|s| (r.name.as_str(), s.description.as_str()))
-            });
-            views::describe_scope(name, api)
-        })
-        .collect();
     let (token, cookie) = csrf_token(state, headers);
     let view = views::Consent {
         client_name: pending.client.meta.client_name.clone(),
