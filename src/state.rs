@@ -25,6 +25,8 @@ pub struct AppState {
     pub bootstrap_admin_hash: Option<String>,
     /// The discovery document, serialised once: nothing in it changes while running.
     pub discovery: Arc<[u8]>,
+    /// Delivers back-channel Logout Tokens (`oauth::backchannel_logout`): bounded, no redirects.
+    pub backchannel_http: reqwest::Client,
     /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
     pub templates: Templates,
 }
@@ -44,6 +46,7 @@ impl AppState {
             store,
             keys,
             remote_jwks: RemoteJwks::new(),
+            backchannel_http: crate::oauth::backchannel_logout::http_client(),
             clock,
             templates,
         };
