@@ -6,6 +6,7 @@ mod harness;
 mod admin_api;
 mod admin_users;
 mod authorize;
+mod authorize_params;
 mod backchannel_logout;
 mod bad_input;
 mod browser;
