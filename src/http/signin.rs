@@ -40,7 +40,8 @@ pub async fn signin(
         };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    let ip = peer.ip();
+    // The sign-in throttle counts the client, not a reverse proxy in front of us.
+    let ip = crate::proxy::client_ip(peer.ip(), &headers, &state.trusted_proxies);
     if let Err(Throttled { retry_after }) = throttle::check(&state, username, ip, now).await {
         let message = format!("Too many attempts; try again in {retry_after} seconds.");
         return signin_page(

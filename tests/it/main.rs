@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod client_auth;
 mod code_flow;
+mod cors;
 mod discovery;
 mod introspection;
 mod keys;
