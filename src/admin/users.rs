@@ -687,6 +687,12 @@ pub async fn set_password(
 }
 
 pub async fn delete(state: &AppState, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
+    if state.store.get_user(id).await?.is_none() {
+        return Err(not_found());
+    }
+    // Revoked before the row goes, so a failure leaves a user that can be deleted again;
+    // and once more after, for a grant that raced in between.
+    cut_off(state, id, now).await?;
     let audit = AuditEvent::new(now, &actor.0, "user.delete", id, json!({}));
     if !state.store.delete_user(id, &audit).await? {
         return Err(not_found());
