@@ -115,6 +115,12 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Seconds before a request is answered 408.
     pub request_timeout: u64,
+    /// Origins (`https://app.example.com`) that browser apps may call the token, userinfo and
+    /// revocation endpoints from, besides the origins of registered redirect URIs.
+    pub cors_allowed_origins: Vec<String>,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` is believed for
+    /// the client address the sign-in throttle counts. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -238,6 +244,8 @@ impl Default for HttpConfig {
         Self {
             body_limit: 64 * 1024,
             request_timeout: 15,
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -543,6 +551,28 @@ impl Config {
                 "must be between 1024 and 16777216 bytes",
             ));
         }
+        for (i, origin) in self.http.cors_allowed_origins.iter().enumerate() {
+            if crate::http::cors::parse_origin(origin).as_deref() != Some(origin.as_str()) {
+                return Err(ConfigError::new(
+                    "http.cors_allowed_origins",
+                    format!(
+                        "entry {i} ({origin:?}) is not an origin: scheme://host[:port] in lower \
+                         case, no path, no trailing slash"
+                    ),
+                ));
+            }
+        }
+        for (i, entry) in self.http.trusted_proxies.iter().enumerate() {
+            if crate::proxy::Cidr::parse(entry).is_none() {
+                return Err(ConfigError::new(
+                    "http.trusted_proxies",
+                    format!(
+                        "entry {i} ({entry:?}) is not an IP address or CIDR block such as \
+                         10.0.0.0/8 or fd00::/8"
+                    ),
+                ));
+            }
+        }
         if self.legacy.implicit {
             warnings.push(
                 "legacy.implicit is on: the implicit flow is deprecated (RFC 9700 §2.1.2)".into(),
@@ -626,5 +656,29 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "issuer");
+
+        for bad in ["10.0.0.0/33", "10.0.0.300", "proxy.example.com"] {
+            let mut c = Config::default();
+            c.http.trusted_proxies = vec!["192.0.2.1".into(), bad.into()];
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.field, "http.trusted_proxies", "{bad}");
+            assert!(e.message.contains(bad), "{e}");
+        }
+        let mut c = Config::default();
+        c.http.trusted_proxies = vec!["10.0.0.0/8".into(), "fd00::/8".into(), "::1".into()];
+        assert!(c.validate().is_ok());
+        for bad in [
+            "https://app.example.com/",
+            "app.example.com",
+            "HTTPS://APP.example.com",
+        ] {
+            let mut c = Config::default();
+            c.http.cors_allowed_origins = vec![bad.into()];
+            assert_eq!(
+                c.validate().unwrap_err().field,
+                "http.cors_allowed_origins",
+                "{bad}"
+            );
+        }
     }
 }

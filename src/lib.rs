@@ -12,6 +12,7 @@ pub mod keys;
 pub mod names;
 pub mod oauth;
 pub mod pages;
+pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod state;

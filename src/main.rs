@@ -162,17 +162,17 @@ fn read_password() -> anyhow::Result<portcullis::secret::Secret> {
 
 /// `user disable` and `user enable`: a replace that changes only `disabled`.
 async fn set_disabled(
-    store: &portcullis::store::Store,
+    state: &portcullis::state::AppState,
     user: &str,
     disabled: bool,
     now: i64,
 ) -> anyhow::Result<admin::users::User> {
-    let user = admin::users::find(store, user).await?;
+    let user = admin::users::find(&state.store, user).await?;
     let req = admin::users::UserRequest {
         disabled: Some(disabled),
         ..Default::default()
     };
-    Ok(admin::users::update(store, &Actor::cli(), &user.id, req, now).await?)
+    Ok(admin::users::update(state, &Actor::cli(), &user.id, req, now).await?)
 }
 
 /// Terminal echo on or off through `stty`, which saves a terminal crate for one call.
@@ -386,10 +386,10 @@ async fn real_main() -> anyhow::Result<()> {
                 eprintln!("password set for {} ({})", user.username, user.id);
             }
             UserCommand::Disable { user } => {
-                print_json(&set_disabled(store, &user, true, now).await?)
+                print_json(&set_disabled(&state, &user, true, now).await?)
             }
             UserCommand::Enable { user } => {
-                print_json(&set_disabled(store, &user, false, now).await?)
+                print_json(&set_disabled(&state, &user, false, now).await?)
             }
         },
         Command::Keys(KeysCommand::List) => {

@@ -68,10 +68,27 @@ pub async fn current_session(
 /// Signs out: removes the request's session, if any, and returns the `Set-Cookie` that clears
 /// the cookie.
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, StoreError> {
-    if let Some(id) = cookie::get(headers, SESSION_COOKIE).filter(|v| cookie::is_token(v)) {
-        state.store.delete_session(&sha256_hex(&id)).await?;
-    }
-    Ok(clear_cookie(state))
+    Ok(take_session(state, headers).await?.0)
+}
+
+/// Like `end_session`, and also returns the session that ended (for back-channel logout).
+pub async fn take_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(HeaderValue, Option<Session>), StoreError> {
+    let ended = match cookie::get(headers, SESSION_COOKIE).filter(|v| cookie::is_token(v)) {
+        Some(id) => state.store.take_session(&sha256_hex(&id)).await?,
+        None => None,
+    };
+    Ok((clear_cookie(state), ended))
+}
+
+/// The session's public identifier, the `sid` claim of ID and Logout Tokens (OIDC
+/// Back-Channel Logout 1.0 §2.1). Derived from the stored digest of the cookie by one more
+/// hash with a label, so it names the session to relying parties without revealing anything
+/// that could find or forge the cookie, and needs no column of its own.
+pub fn sid(session: &Session) -> String {
+    sha256_hex(&format!("portcullis-sid:{}", session.id_hash))[..32].to_string()
 }
 
 /// A `Set-Cookie` that deletes the session cookie.

@@ -25,6 +25,10 @@ pub struct AppState {
     pub bootstrap_admin_hash: Option<String>,
     /// The discovery document, serialised once: nothing in it changes while running.
     pub discovery: Arc<[u8]>,
+    /// Delivers back-channel Logout Tokens (`oauth::backchannel_logout`): bounded, no redirects.
+    pub backchannel_http: reqwest::Client,
+    /// `http.trusted_proxies`, parsed once.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
     pub templates: Templates,
 }
@@ -40,10 +44,12 @@ impl AppState {
             issuer: config.issuer(),
             grants: GrantRegistry::from_config(&config),
             bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
+            trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
             config,
             store,
             keys,
             remote_jwks: RemoteJwks::new(),
+            backchannel_http: crate::oauth::backchannel_logout::http_client(),
             clock,
             templates,
         };

@@ -34,6 +34,8 @@ pub struct ClientRegistration {
     pub token_exchange_audiences: Option<Vec<String>>,
     pub require_pkce: Option<bool>,
     pub first_party: Option<bool>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
     /// RFC 7591 §2: metadata the server does not understand is ignored (and we say so).
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
@@ -231,6 +233,15 @@ pub fn validate(
         }
     }
     let require_pkce = req.require_pkce.unwrap_or(true);
+    if let Some(uri) = &req.backchannel_logout_uri {
+        check_backchannel_logout_uri(uri).map_err(|m| bad("backchannel_logout_uri", m))?;
+    }
+    if req.backchannel_logout_session_required == Some(true) && req.backchannel_logout_uri.is_none()
+    {
+        warnings.push(
+            "backchannel_logout_session_required: unused without a backchannel_logout_uri".into(),
+        );
+    }
 
     // The lint: legal, but against current best practice.
     let public_profile = matches!(profile, Profile::Spa | Profile::Native | Profile::Device);
@@ -318,6 +329,10 @@ pub fn validate(
             token_exchange_audiences,
             require_pkce,
             first_party,
+            backchannel_logout_uri: req.backchannel_logout_uri,
+            backchannel_logout_session_required: req
+                .backchannel_logout_session_required
+                .unwrap_or(false),
         },
         warnings,
     ))
@@ -361,6 +376,18 @@ fn check_redirect_uri(
         }
     }
     Ok(())
+}
+
+/// OIDC Back-Channel Logout 1.0 §2.2: an absolute URI, https (http only on a loopback host,
+/// for development), with no fragment. The token it receives ends sessions, so it must not
+/// cross the network in clear.
+fn check_backchannel_logout_uri(uri: &str) -> Result<(), &'static str> {
+    let url = parse_absolute(uri)?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(url.host_str()) => Ok(()),
+        _ => Err("must be https (http only on a loopback host)"),
+    }
 }
 
 /// A client's public keys: a JWK set with at least one asymmetric public key, and no private

@@ -12,7 +12,9 @@ use tokio::sync::Semaphore;
 
 use super::{Actor, Page};
 use crate::error::OAuthError;
+use crate::oauth::backchannel_logout;
 use crate::secret::Secret;
+use crate::state::AppState;
 use crate::store::{AuditEvent, Store, StoreError, UserRow};
 
 /// OWASP Password Storage Cheat Sheet: argon2id with m = 19 MiB, t = 2, p = 1.
@@ -615,12 +617,13 @@ pub async fn list(store: &Store, page: &Page) -> Result<UserList, OAuthError> {
 /// Replaces the claims; changes the username, `disabled` and the password where the request
 /// gives them (see `UserRequest`).
 pub async fn update(
-    store: &Store,
+    state: &AppState,
     actor: &Actor,
     id: &str,
     req: UserRequest,
     now: i64,
 ) -> Result<User, OAuthError> {
+    let store = &state.store;
     let existing = User::from_row(store.get_user(id).await?.ok_or_else(not_found)?)?;
     let username = match req.username.as_deref() {
         Some(u) => normalize_username(u)?,
@@ -655,6 +658,11 @@ pub async fn update(
     if !store.update_user(&row, &audit).await.map_err(conflict)? {
         return Err(not_found());
     }
+    // Every request that disables cuts off (idempotent), so a disable whose revocation failed
+    // can simply be repeated.
+    if req.disabled == Some(true) {
+        cut_off(state, id, now).await?;
+    }
     User::from_row(row)
 }
 
@@ -678,13 +686,38 @@ pub async fn set_password(
     }
 }
 
-pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
-    let audit = AuditEvent::new(now, &actor.0, "user.delete", id, json!({}));
-    if store.delete_user(id, &audit).await? {
-        Ok(())
-    } else {
-        Err(not_found())
+pub async fn delete(state: &AppState, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
+    if state.store.get_user(id).await?.is_none() {
+        return Err(not_found());
     }
+    // Revoked before the row goes, so a failure leaves a user that can be deleted again;
+    // and once more after, for a grant that raced in between.
+    cut_off(state, id, now).await?;
+    let audit = AuditEvent::new(now, &actor.0, "user.delete", id, json!({}));
+    if !state.store.delete_user(id, &audit).await? {
+        return Err(not_found());
+    }
+    cut_off(state, id, now).await
+}
+
+/// A disabled or deleted user keeps nothing: every grant they hold is revoked (refresh tokens
+/// and unused codes deleted, access tokens on the deny-list, so introspection answers
+/// `active: false` and userinfo `invalid_token`), their sessions end, and each client that
+/// was issued tokens in those sessions is sent a Logout Token (OIDC Back-Channel Logout 1.0).
+/// Pending authorization requests need nothing: finishing one needs a live session.
+async fn cut_off(state: &AppState, user_id: &str, now: i64) -> Result<(), OAuthError> {
+    // The deny-list entries outlive every token the user's grants could have issued.
+    let longest = state
+        .longest_access_token_lifetime()
+        .await?
+        .max(state.config.tokens.refresh_token_lifetime);
+    let sessions = state
+        .store
+        .revoke_user(user_id, now + longest as i64)
+        .await?;
+    tracing::info!(user_id, "user cut off: grants revoked, sessions ended");
+    backchannel_logout::notify(state, sessions, now).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,10 @@ pub struct CodeGrant {
     pub code_challenge_method: Option<String>,
     /// When the user authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// The browser session's public id (OIDC Back-Channel Logout 1.0 §2.1 `sid`).
+    pub sid: Option<String>,
+    /// The authentication context class satisfied, when the request asked for one we serve.
+    pub acr: Option<String>,
 }
 
 /// Mints an authorization code: 256 random bits, stored only as SHA-256, valid for
@@ -67,6 +71,8 @@ pub async fn issue_code(
             code_challenge: challenge.as_ref().map(|c| c.challenge.clone()),
             code_challenge_method: challenge.map(|c| c.method.to_string()),
             auth_time: grant.auth_time,
+            sid: grant.sid,
+            acr: grant.acr,
             issued_at: now,
             // RFC 6749 §4.1.2: the code must expire shortly after it is issued.
             expires_at: now + state.config.tokens.authorization_code_lifetime as i64,
@@ -180,6 +186,8 @@ impl GrantHandler for AuthorizationCode {
                 audience: &audience,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_deref(),
+                sid: code.sid.as_deref(),
+                acr: code.acr.as_deref(),
             },
         )
         .await
@@ -202,6 +210,9 @@ pub(crate) struct UserGrant<'a> {
     pub audience: &'a [String],
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
+    /// The browser session the grant began in; ID tokens carry it, refresh tokens keep it.
+    pub sid: Option<&'a str>,
+    pub acr: Option<&'a str>,
 }
 
 /// Access token, ID token when `openid` was granted for it, refresh token when the client may
@@ -237,6 +248,8 @@ pub(crate) async fn issue_tokens(
                 auth_time: grant.auth_time,
                 nonce: grant.nonce,
                 access_token: Some(&access.token),
+                sid: grant.sid,
+                acr: grant.acr,
             },
             cx.now,
         )?)
@@ -247,6 +260,11 @@ pub(crate) async fn issue_tokens(
     let refresh_token = if cx.client.has_grant_type(REFRESH_TOKEN) && offline {
         let mut claims = Map::new();
         claims.insert("auth_time".into(), Value::from(grant.auth_time));
+        for (name, value) in [("sid", grant.sid), ("acr", grant.acr)] {
+            if let Some(value) = value {
+                claims.insert(name.into(), Value::from(value));
+            }
+        }
         Some(
             issue_refresh_token(
                 cx.state,

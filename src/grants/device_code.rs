@@ -220,6 +220,9 @@ impl GrantHandler for DeviceCode {
                 audience: &audience,
                 auth_time,
                 nonce: None,
+                // The approving browser session is not the device's: tokens outlive it.
+                sid: None,
+                acr: None,
             },
         )
         .await

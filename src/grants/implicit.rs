@@ -27,6 +27,7 @@ pub async fn issue(
     request: &AuthorizeRequest,
     user_id: &str,
     auth_time: i64,
+    sid: &str,
     now: i64,
 ) -> Result<Vec<(&'static str, String)>, OAuthError> {
     let scope = Scope::parse(&request.scope).unwrap_or_default();
@@ -83,6 +84,8 @@ pub async fn issue(
                 nonce: request.nonce.as_deref(),
                 // OIDC Core §3.2.2.10: at_hash whenever an access token comes with it.
                 access_token: access_token.as_deref(),
+                sid: Some(sid),
+                acr: request.acr.as_deref(),
             },
             &claims,
             now,

@@ -4,9 +4,9 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod implicit;
 pub mod password;
-pub mod device_code;
 pub mod pkce;
 pub mod refresh_token;
 pub mod token_exchange;

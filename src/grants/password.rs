@@ -128,6 +128,9 @@ impl GrantHandler for Password {
                 audience: &audience,
                 auth_time: cx.now,
                 nonce: None,
+                // No browser session: nothing for back-channel logout to name.
+                sid: None,
+                acr: None,
             },
         )
         .await?;

@@ -86,10 +86,12 @@ impl GrantHandler for RefreshToken {
         let granted_audience: Vec<String> =
             serde_json::from_str(&found.audience).map_err(|_| corrupt("audience"))?;
         let audience = narrow(&granted_audience, request.resources)?;
-        let auth_time = serde_json::from_str::<Value>(&found.claims)
-            .ok()
-            .and_then(|c| c.get("auth_time").and_then(Value::as_i64))
+        let kept = serde_json::from_str::<Value>(&found.claims).unwrap_or_default();
+        let auth_time = kept
+            .get("auth_time")
+            .and_then(Value::as_i64)
             .unwrap_or(found.issued_at);
+        let kept_str = |name: &str| kept.get(name).and_then(Value::as_str);
 
         // RFC 9700 §4.14.2: rotation; one atomic statement decides the single winner.
         let row = match store.consume_refresh_token(&hash, cx.now).await? {
@@ -122,6 +124,8 @@ impl GrantHandler for RefreshToken {
                 auth_time,
                 // OIDC Core §12.2: a refreshed ID token carries no nonce.
                 nonce: None,
+                sid: kept_str("sid"),
+                acr: kept_str("acr"),
             },
         )
         .await

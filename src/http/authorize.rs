@@ -21,9 +21,9 @@ use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 use crate::pages::PageError;
 use crate::secret::{random_token, sha256_hex};
-use crate::session::{Session, current_session};
+use crate::session::{self, Session, current_session};
 use crate::state::AppState;
-use crate::store::AuthorizationRequestRow;
+use crate::store::{AuthorizationRequestRow, SessionClientRow};
 
 mod pages;
 mod response;
@@ -73,12 +73,11 @@ async fn start(state: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(p) => p,
         Err(e) => return refusal_page(state, e),
     };
-    let (client, request) =
-        match authorize_request::parse(&state.store, &params, state.config.legacy.implicit).await {
-            Ok(ok) => ok,
-            Err(Refusal::Page(e)) => return refusal_page(state, e),
-            Err(Refusal::Redirect(to, e)) => return respond(state, &to, Err(e)),
-        };
+    let (client, request) = match authorize_request::parse(state, &params).await {
+        Ok(ok) => ok,
+        Err(Refusal::Page(e)) => return refusal_page(state, e),
+        Err(Refusal::Redirect(to, e)) => return respond(state, &to, Err(e)),
+    };
     let id = random_token();
     let row = AuthorizationRequestRow {
         id_hash: sha256_hex(&id),
@@ -168,6 +167,18 @@ pub async fn resume(
         (fresh || !request.prompt.login)
             && request.max_age.is_none_or(|max| now - s.auth_time <= max)
     });
+    // OIDC Core §3.1.2.1 `id_token_hint`: only the hinted user will do. Another user's
+    // session counts as no session; a sign-in just made as someone else is refused.
+    let hint_mismatch = |s: &Session| {
+        request
+            .hinted_sub
+            .as_deref()
+            .is_some_and(|sub| sub != s.user_id)
+    };
+    if fresh && session.as_ref().is_some_and(hint_mismatch) {
+        return abandon(state, &pending, login_required()).await;
+    }
+    let session = session.filter(|s| !hint_mismatch(s));
     let Some(session) = session else {
         if request.prompt.none {
             return abandon(state, &pending, login_required()).await;
@@ -219,6 +230,22 @@ pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> R
         Err(e) => return PageError::Store(e).page(state),
     }
     let request = &pending.request;
+    let sid = session::sid(session);
+    // Back-Channel Logout 1.0 §2.1: remember that this client holds tokens of this session,
+    // so its end reaches the client.
+    let bound = state
+        .store
+        .record_session_client(&SessionClientRow {
+            sid: sid.clone(),
+            client_id: pending.client.id.clone(),
+            user_id: session.user_id.clone(),
+            created_at: now,
+            expires_at: session.expires_at,
+        })
+        .await;
+    if let Err(e) = bound {
+        return PageError::Store(e).page(state);
+    }
     if request.response_type.is_implicit() {
         // RFC 6749 §4.2.2: the tokens themselves, in the fragment or form_post.
         let tokens = implicit::issue(
@@ -227,6 +254,7 @@ pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> R
             request,
             &session.user_id,
             session.auth_time,
+            &sid,
             now,
         )
         .await;
@@ -242,6 +270,8 @@ pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> R
         code_challenge: request.code_challenge.clone(),
         code_challenge_method: request.code_challenge_method.clone(),
         auth_time: session.auth_time,
+        sid: Some(sid),
+        acr: request.acr.clone(),
     };
     let code = issue_code(state, grant, now).await;
     respond(state, &request.to, code)

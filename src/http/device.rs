@@ -26,6 +26,7 @@ use crate::pages::cookie;
 use crate::pages::scopes::describe_scopes;
 use crate::pages::views::{self, Hidden};
 use crate::pages::{CSRF_COOKIE, CSRF_FIELD, Page, PageError, csrf_token, error_page, templates};
+use crate::proxy::client_ip;
 use crate::session::{Session, current_session};
 use crate::state::AppState;
 use crate::store::{DeviceCodeRow, DeviceCodeStatus, StoreError};
@@ -64,7 +65,15 @@ pub async fn submit_code(
 ) -> Response {
     let now = state.now();
     let params = Params::parse(&body).unwrap_or_default();
-    let found = match find_code(&state, &headers, peer.ip(), &params, now).await {
+    let found = match find_code(
+        &state,
+        &headers,
+        client_ip(peer.ip(), &headers, &state.trusted_proxies),
+        &params,
+        now,
+    )
+    .await
+    {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -84,13 +93,30 @@ pub async fn signin(
 ) -> Response {
     let now = state.now();
     let params = Params::parse(&body).unwrap_or_default();
-    let found = match find_code(&state, &headers, peer.ip(), &params, now).await {
+    let found = match find_code(
+        &state,
+        &headers,
+        client_ip(peer.ip(), &headers, &state.trusted_proxies),
+        &params,
+        now,
+    )
+    .await
+    {
         Ok(found) => found,
         Err(page) => return page,
     };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    match sign_in_with_password(&state, &headers, peer.ip(), username, password, now).await {
+    match sign_in_with_password(
+        &state,
+        &headers,
+        client_ip(peer.ip(), &headers, &state.trusted_proxies),
+        username,
+        password,
+        now,
+    )
+    .await
+    {
         Ok((session, cookie)) => {
             tracing::info!(user_id = %session.user_id, client_id = %found.client.id, "signed in (device)");
             let mut response = approval_page(&state, &headers, &found, &session).await;
@@ -114,7 +140,15 @@ pub async fn approve(
 ) -> Response {
     let now = state.now();
     let params = Params::parse(&body).unwrap_or_default();
-    let found = match find_code(&state, &headers, peer.ip(), &params, now).await {
+    let found = match find_code(
+        &state,
+        &headers,
+        client_ip(peer.ip(), &headers, &state.trusted_proxies),
+        &params,
+        now,
+    )
+    .await
+    {
         Ok(found) => found,
         Err(page) => return page,
     };

@@ -63,6 +63,16 @@ pub fn document(state: &AppState) -> Value {
         "id_token_signing_alg_values_supported": algs,
         // OIDC Discovery §3: the claims userinfo can return (OIDC Core §5.4).
         "claims_supported": crate::http::userinfo::claims_supported(),
+        // OIDC Back-Channel Logout 1.0 §2.1: Logout Tokens, carrying `sid` (ID tokens do too).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        // OIDC Core §5.5: a `claims` request is checked and accepted, but the scope decides
+        // which claims are returned.
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "acr_values_supported": authorize_request::ACR_VALUES,
+        "display_values_supported": authorize_request::DISPLAY_VALUES,
         // RFC 9207: responses from this server say who sent them.
         "authorization_response_iss_parameter_supported": true,
     });

@@ -14,10 +14,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
+use crate::oauth::backchannel_logout;
 use crate::oauth::client::Client;
-use crate::oauth::id_token::TYP_ID_TOKEN;
+use crate::oauth::id_token::{hint_audience, verify_hint};
 use crate::oauth::params::Params;
 use crate::pages::{Page, PageError, error_page, templates, views};
 use crate::session;
@@ -85,10 +85,21 @@ pub async fn logout(
         Err(e) => return PageError::Store(e).page(&state),
     };
     // The user asked to sign out: the session ends whatever became of the redirect.
-    let clear = match session::end_session(&state, &headers).await {
-        Ok(clear) => clear,
+    let (clear, ended) = match session::take_session(&state, &headers).await {
+        Ok(taken) => taken,
         Err(e) => return PageError::Store(e).page(&state),
     };
+    // Back-Channel Logout 1.0 §2: every client that holds tokens of the session is told.
+    if let Some(ended) = ended {
+        match state
+            .store
+            .take_session_clients(&session::sid(&ended))
+            .await
+        {
+            Ok(clients) => backchannel_logout::notify(&state, clients, state.now()).await,
+            Err(e) => tracing::error!("logout: cannot read the session's clients: {e}"),
+        }
+    }
     match target {
         Some(location) => redirect(&location, clear),
         None => Page::new(&state, templates::SIGNED_OUT, &views::SignedOut {})
@@ -171,20 +182,7 @@ async fn redirect_target(
 /// The client an `id_token_hint` was issued to (its `aud`), if it is an ID token we signed
 /// for this issuer. §2: an expired one is still a good hint, so `exp` is not checked.
 fn hinted_client(state: &AppState, hint: &str) -> Option<String> {
-    let (header, claims) = state.keys.verify(hint)?;
-    // Our ID tokens are typed `JWT`; an access token (`at+jwt`) is not a hint.
-    if header.get("typ").and_then(Value::as_str) != Some(TYP_ID_TOKEN) {
-        return None;
-    }
-    if claims.get("iss").and_then(Value::as_str) != Some(state.issuer.as_str()) {
-        return None;
-    }
-    match claims.get("aud")? {
-        Value::String(aud) => Some(aud.clone()),
-        // Ours carry one audience; a list of exactly one is read the same way.
-        Value::Array(auds) if auds.len() == 1 => auds[0].as_str().map(str::to_string),
-        _ => None,
-    }
+    hint_audience(&verify_hint(state, hint)?)
 }
 
 /// 302 to `location`, ending the session cookie on the way.

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod authorize;
 pub mod consent;
+pub mod cors;
 pub mod device;
 pub mod device_authorization;
 pub mod discovery;
@@ -19,11 +20,11 @@ pub mod userinfo;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -47,23 +48,45 @@ pub fn no_store(mut response: Response) -> Response {
 pub fn router(state: Arc<AppState>) -> Router {
     let timeout = Duration::from_secs(state.config.http.request_timeout);
     let body_limit = state.config.http.body_limit;
-    Router::new()
+    // Public documents: readable from any origin (cors::public).
+    let public = Router::new()
         .route(path::DISCOVERY_OIDC, get(discovery::metadata))
         .route(path::DISCOVERY_OAUTH, get(discovery::metadata))
         .route(path::JWKS, get(discovery::jwks))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(cors::public));
+    // Endpoints browser apps call: registered origins only (cors::for_clients).
+    let mut for_browser_apps = Router::new().route(path::TOKEN, post(token::token));
+    if state.grants.get(DEVICE_CODE).is_some() {
+        for_browser_apps = for_browser_apps.route(
+            path::DEVICE_AUTHORIZATION,
+            post(device_authorization::device_authorization),
+        );
+    }
+    let for_browser_apps = for_browser_apps
+        .route(path::REVOKE, post(revoke::revoke))
+        .route(
+            path::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            cors::for_clients,
+        ));
+    Router::new()
+        .merge(public)
+        .merge(for_browser_apps)
         .route(
             path::AUTHORIZE,
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route(path::AUTHORIZE_SIGNIN, post(signin::signin))
         .route(path::AUTHORIZE_CONSENT, post(consent::consent))
-        .route(path::TOKEN, post(token::token))
         .merge(device_routes(&state))
         .route(path::INTROSPECT, post(introspect::introspect))
-        .route(path::REVOKE, post(revoke::revoke))
         .route(path::HEALTHZ, get(health::healthz))
         .route(path::READYZ, get(health::readyz))
-        .route(path::USERINFO, get(userinfo::userinfo).post(userinfo::userinfo))
         .route(path::LOGOUT, get(logout::logout).post(logout::logout))
         .route(path::SIGNED_OUT, get(crate::pages::signed_out))
         .nest(path::ADMIN, admin::router(state.clone()))
@@ -88,17 +111,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// RFC 8628: the device authorization endpoint and the verification pages, served only when
-/// the device grant is (what is advertised is what is served).
+/// RFC 8628: the verification pages, served only when the device grant is (what is advertised
+/// is what is served); /device_authorization sits with the CORS-enabled endpoints above.
 fn device_routes(state: &AppState) -> Router<Arc<AppState>> {
     if state.grants.get(DEVICE_CODE).is_none() {
         return Router::new();
     }
     Router::new()
-        .route(
-            path::DEVICE_AUTHORIZATION,
-            post(device_authorization::device_authorization),
-        )
         .route(
             path::DEVICE,
             get(device::enter_code).post(device::submit_code),

@@ -40,8 +40,10 @@ pub async fn signin(
         };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
+    // The sign-in throttle counts the client, not a reverse proxy in front of us.
+    let ip = crate::proxy::client_ip(peer.ip(), &headers, &state.trusted_proxies);
     let (session, cookie) =
-        match sign_in_with_password(&state, &headers, peer.ip(), username, password, now).await {
+        match sign_in_with_password(&state, &headers, ip, username, password, now).await {
             Ok(signed_in) => signed_in,
             Err(SignInRefused::Form(status, message)) => {
                 tracing::info!(client_id = %pending.client.id, "sign-in refused");

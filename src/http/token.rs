@@ -13,11 +13,14 @@ use super::no_store;
 use crate::error::OAuthError;
 use crate::grants::TokenContext;
 use crate::names::path;
+use crate::proxy::client_ip;
 use crate::state::AppState;
+use axum::http::HeaderMap;
 
 pub async fn token(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     form: Form,
 ) -> Result<Response, OAuthError> {
     let now = state.now();
@@ -44,7 +47,8 @@ pub async fn token(
         state: &state,
         client: &client,
         now,
-        peer: peer.ip(),
+        // The password grant's per-IP throttle counts the client, not a proxy before us.
+        peer: client_ip(peer.ip(), &headers, &state.trusted_proxies),
     };
     let response = handler.handle(&cx, &form.params).await?;
     // Issuance is counted, not stored (the Prometheus exporter reads these counters).

@@ -8,10 +8,11 @@ use crate::error::OAuthError;
 use crate::grants::pkce;
 use crate::names::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
 use crate::oauth::client::{Client, Profile};
+use crate::oauth::id_token::{hint_audience, verify_hint};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
 use crate::oauth::scope::Scope;
-use crate::store::Store;
+use crate::state::AppState;
 
 /// OIDC Core §5.4 / §11: the scopes any client of the code flow may ask for.
 pub const OIDC_SCOPES: [&str; 6] = [
@@ -28,6 +29,15 @@ pub const RESPONSE_MODES: [&str; 3] = ["query", "fragment", "form_post"];
 
 /// OIDC Core §3.1.2.1 `prompt` values served.
 pub const PROMPT_VALUES: [&str; 4] = ["none", "login", "consent", "select_account"];
+
+/// OIDC Core §2 `acr`: the one authentication context class this server satisfies, a
+/// password sign-in. `acr_values` naming it is echoed in the ID token; other values are
+/// ignored, as §3.1.2.1 allows for a voluntary claim.
+pub const ACR_PASSWORD: &str = "urn:portcullis:acr:password";
+pub const ACR_VALUES: [&str; 1] = [ACR_PASSWORD];
+
+/// OIDC Core §3.1.2.1 `display` values; all are served by the same responsive page.
+pub const DISPLAY_VALUES: [&str; 4] = ["page", "popup", "touch", "wap"];
 
 /// How the response travels back to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +126,13 @@ pub struct AuthorizeRequest {
     /// OIDC Core §3.1.2.1: seconds since the last authentication the client accepts.
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// OIDC Core §3.1.2.1: the `sub` of a valid `id_token_hint`; only that user may be signed
+    /// in for this request.
+    #[serde(default)]
+    pub hinted_sub: Option<String>,
+    /// The `acr` to put in the ID token: the first of `acr_values` this server satisfies.
+    #[serde(default)]
+    pub acr: Option<String>,
 }
 
 /// Why a request was refused, and how the refusal may be told.
@@ -134,13 +151,11 @@ impl From<OAuthError> for Refusal {
 }
 
 /// Parses and checks an authorization request: the client and redirect URI, then everything
-/// else. `implicit` is `legacy.implicit`: while off, the implicit flow's response types are
-/// refused exactly as unknown ones. Store failures are `Page` refusals with a 5xx status.
-pub async fn parse(
-    store: &Store,
-    params: &Params,
-    implicit: bool,
-) -> Result<(Client, AuthorizeRequest), Refusal> {
+/// else. `legacy.implicit` off: the implicit flow's response types are refused exactly as
+/// unknown ones. Store failures are `Page` refusals with a 5xx status.
+pub async fn parse(app: &AppState, params: &Params) -> Result<(Client, AuthorizeRequest), Refusal> {
+    let store = &app.store;
+    let implicit = app.config.legacy.implicit;
     let client_id = params.require("client_id")?;
     let row = store
         .get_client(client_id)
@@ -179,7 +194,7 @@ pub async fn parse(
     if tokens && error_to.response_mode == ResponseMode::Query {
         error_to.response_mode = ResponseMode::Fragment;
     }
-    match check(store, &client, params, response_type, to).await {
+    match check(app, &client, params, response_type, to).await {
         Ok(request) => Ok((client, request)),
         Err(e) if e.status.is_server_error() => Err(Refusal::Page(e)),
         Err(e) => Err(Refusal::Redirect(Box::new(error_to), e)),
@@ -234,7 +249,7 @@ fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
 
 /// Everything after the client and redirect URI; each error is redirected to the client.
 async fn check(
-    store: &Store,
+    state: &AppState,
     client: &Client,
     params: &Params,
     response_type: Option<ResponseType>,
@@ -312,10 +327,10 @@ async fn check(
     let resources = params.get_all("resource").to_vec();
     if !resources.is_empty() {
         // RFC 8707 §2: each resource registered and allowed for the client.
-        resolve_targets(store, client, &resources).await?;
+        resolve_targets(&state.store, client, &resources).await?;
     } else if response_type.returns_access_token() && !scope.contains("openid") {
         // The token is issued right after consent: its default audience must exist now.
-        resolve_targets(store, client, &[]).await?;
+        resolve_targets(&state.store, client, &[]).await?;
     }
     let nonce = params.get("nonce").map(str::to_string);
     if response_type.returns_id_token() {
@@ -354,6 +369,13 @@ async fn check(
                 .ok_or_else(|| bad("max_age must be a non-negative integer"))?,
         ),
     };
+    let hinted_sub = match params.get("id_token_hint") {
+        Some(hint) => Some(hinted_subject(state, client, hint)?),
+        None => None,
+    };
+    check_claims(params.get("claims"))?;
+    // OIDC Core §3.1.2.1: `display` and `ui_locales` are accepted and need nothing: one
+    // responsive page serves every display, and an unsupported locale is not an error.
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
         response_type,
@@ -366,7 +388,52 @@ async fn check(
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_string),
+        hinted_sub,
+        acr: params
+            .get("acr_values")
+            .and_then(|v| v.split(' ').find(|a| ACR_VALUES.contains(a)))
+            .map(str::to_string),
     })
+}
+
+/// OIDC Core §3.1.2.1 `id_token_hint`: an ID token this server issued to this client (an
+/// expired one is still a hint). Anything else is `invalid_request`. Returns its `sub`.
+fn hinted_subject(state: &AppState, client: &Client, hint: &str) -> Result<String, OAuthError> {
+    let claims = verify_hint(state, hint).ok_or_else(|| {
+        OAuthError::invalid_request("id_token_hint is not an ID token issued here")
+    })?;
+    if hint_audience(&claims).as_deref() != Some(client.id.as_str()) {
+        return Err(
+            OAuthError::invalid_request("id_token_hint was issued to another client")
+                .with_detail(format!("client {}", client.id)),
+        );
+    }
+    claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| OAuthError::invalid_request("id_token_hint has no subject"))
+}
+
+/// OIDC Core §5.5 `claims`: a JSON object whose `userinfo` and `id_token` members, when
+/// present, are objects. Individual claim requests are not honoured (discovery says
+/// `claims_parameter_supported: false`); the scope decides the claims, as §5.4 describes.
+fn check_claims(value: Option<&str>) -> Result<(), OAuthError> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let bad =
+        || OAuthError::invalid_request("claims is not a valid claims request (OIDC Core §5.5)");
+    let parsed: serde_json::Value = serde_json::from_str(value).map_err(|_| bad())?;
+    let object = parsed.as_object().ok_or_else(bad)?;
+    for member in ["userinfo", "id_token"] {
+        if let Some(m) = object.get(member)
+            && !m.is_object()
+        {
+            return Err(bad());
+        }
+    }
+    Ok(())
 }
 
 /// OIDC Core §3.1.2.1: `none` stands alone; `select_account` is served as `login` (one

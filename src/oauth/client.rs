@@ -108,6 +108,12 @@ pub struct ClientMetadata {
     pub require_pkce: bool,
     /// First-party apps may skip the consent page.
     pub first_party: bool,
+    /// OIDC Back-Channel Logout 1.0 §2.2: where Logout Tokens are POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// §2.2: the client needs `sid` in Logout Tokens (always sent here, so only recorded).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 #[derive(Debug, Clone)]

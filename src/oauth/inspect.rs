@@ -133,7 +133,11 @@ async fn inspect_jwt(
         return Ok(None);
     };
     let grant_id = str_claim("grant_id");
-    if state.store.is_revoked(&jti, grant_id.as_deref()).await? {
+    if state
+        .store
+        .is_revoked(&jti, grant_id.as_deref(), &sub)
+        .await?
+    {
         return Ok(None);
     }
     let aud = string_list(claims.get("aud"));
@@ -173,7 +177,7 @@ async fn opaque(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenIn
     };
     if state
         .store
-        .is_revoked(&row.jti, row.grant_id.as_deref())
+        .is_revoked(&row.jti, row.grant_id.as_deref(), &row.subject)
         .await?
     {
         return Ok(None);

@@ -116,6 +116,25 @@ impl Store {
         .await)?)
     }
 
+    /// Clients whose stored metadata mentions `text` (a host name): the cheap first cut of the
+    /// CORS check, which then reads each one's redirect URIs. `LIKE` with its wildcards
+    /// escaped, the same on both backends (SQLite's is case-insensitive: more rows, same
+    /// answer after the exact check).
+    pub async fn clients_mentioning(&self, text: &str) -> Result<Vec<ClientRow>> {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ClientRow>(
+            "SELECT client_id, client_name, profile, token_endpoint_auth_method, metadata, \
+             created_at, updated_at FROM clients \
+             WHERE metadata LIKE '%' || $1 || '%' ESCAPE '\\' LIMIT 100",
+        )
+        .bind(&escaped)
+        .fetch_all(pool)
+        .await)?)
+    }
+
     /// Keyset pagination by `client_id`: stable under concurrent inserts.
     pub async fn list_clients(&self, after: Option<&str>, limit: i64) -> Result<Vec<ClientRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ClientRow>(

@@ -17,6 +17,10 @@ pub struct CodeRow {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub auth_time: i64,
+    /// The browser session the code was issued in (OIDC Back-Channel Logout §2.1 `sid`).
+    pub sid: Option<String>,
+    /// The authentication context class the sign-in satisfied (OIDC Core §2 `acr`).
+    pub acr: Option<String>,
     pub issued_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -34,8 +38,8 @@ impl Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, \
              redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, \
-             auth_time, issued_at, expires_at, consumed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
+             auth_time, sid, acr, issued_at, expires_at, consumed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL)",
         )
         .bind(&c.code_hash)
         .bind(&c.grant_id)
@@ -48,6 +52,8 @@ impl Store {
         .bind(&c.code_challenge)
         .bind(&c.code_challenge_method)
         .bind(c.auth_time)
+        .bind(&c.sid)
+        .bind(&c.acr)
         .bind(c.issued_at)
         .bind(c.expires_at)
         .execute(pool)
@@ -64,8 +70,8 @@ impl Store {
             "UPDATE authorization_codes SET consumed_at = $2 \
              WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
              RETURNING code_hash, grant_id, client_id, user_id, redirect_uri, scope, audience, \
-             nonce, code_challenge, code_challenge_method, auth_time, issued_at, expires_at, \
-             consumed_at",
+             nonce, code_challenge, code_challenge_method, auth_time, sid, acr, issued_at, \
+             expires_at, consumed_at",
         )
         .bind(hash)
         .bind(now)

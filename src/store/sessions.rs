@@ -66,6 +66,17 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Ends a session and returns it, when there was one (sign-out needs its `sid`).
+    pub async fn take_session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SessionRow>(
+            "DELETE FROM sessions WHERE id_hash = $1 \
+             RETURNING id_hash, user_id, auth_time, last_seen_at, expires_at",
+        )
+        .bind(id_hash)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     /// Removes sessions past their absolute end or idle since `idle_since`; returns how many.
     pub async fn delete_expired_sessions(&self, now: i64, idle_since: i64) -> Result<u64> {
         Ok(on_pool!(self, pool => sqlx::query(

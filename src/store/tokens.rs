@@ -98,15 +98,24 @@ impl Store {
         Ok(())
     }
 
-    /// True when the token's `jti`, or its grant, is on the deny-list.
-    pub async fn is_revoked(&self, jti: &str, grant_id: Option<&str>) -> Result<bool> {
+    /// True when the token's `jti`, or its grant, is on the deny-list, or its subject is a
+    /// disabled user (whose tokens die with the account, whatever flow issued them).
+    pub async fn is_revoked(
+        &self,
+        jti: &str,
+        grant_id: Option<&str>,
+        subject: &str,
+    ) -> Result<bool> {
         let jti = jti_key(jti);
         let grant = grant_id.map(grant_key).unwrap_or_else(|| jti.clone());
         let found = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM revocations WHERE revoked_key = $1 OR revoked_key = $2",
+            "SELECT (SELECT COUNT(*) FROM revocations \
+                     WHERE revoked_key = $1 OR revoked_key = $2) \
+                  + (SELECT COUNT(*) FROM users WHERE id = $3 AND disabled)",
         )
         .bind(&jti)
         .bind(&grant)
+        .bind(subject)
         .fetch_one(pool)
         .await)?;
         Ok(found > 0)

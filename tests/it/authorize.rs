@@ -9,7 +9,7 @@ use crate::code_flow::{NONCE, Pkce, exchange, pkce, resources, spa_client, web_c
 use crate::harness::{Client, TestDb, TestServer, jwt_claims};
 
 pub const PASSWORD: &str = "correct horse battery staple";
-const SPA_CB: &str = "https://app.example.com/cb";
+pub const SPA_CB: &str = "https://app.example.com/cb";
 
 /// A browser: its own cookie jar, no redirects followed.
 pub fn browser() -> reqwest::Client {
@@ -40,14 +40,14 @@ pub fn field(html: &str, name: &str) -> Option<String> {
 }
 
 /// The query parameters of a redirect's `Location`.
-fn location(response: &Response) -> (String, Vec<(String, String)>) {
+pub fn location(response: &Response) -> (String, Vec<(String, String)>) {
     let loc = response.headers()["location"].to_str().expect("location");
     let url = url::Url::parse(loc).expect("absolute location");
     let base = format!("{}://{}{}", url.scheme(), url.authority(), url.path());
     (base, url.query_pairs().into_owned().collect())
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -64,7 +64,7 @@ pub fn assert_page_defences(response: &Response, what: &str) {
 }
 
 /// An authorization request of the SPA client with PKCE.
-fn spa_request(client: &Client, p: &Pkce, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn spa_request(client: &Client, p: &Pkce, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut q: Vec<(String, String)> = [
         ("response_type", "code"),
         ("client_id", client.id.as_str()),
@@ -87,7 +87,7 @@ fn spa_request(client: &Client, p: &Pkce, extra: &[(&str, &str)]) -> Vec<(String
     q
 }
 
-async fn get_authorize(
+pub async fn get_authorize(
     server: &TestServer,
     b: &reqwest::Client,
     query: &[(String, String)],
@@ -97,7 +97,7 @@ async fn get_authorize(
     b.get(url.as_str()).send().await.expect("authorize")
 }
 
-async fn post_form(
+pub async fn post_form(
     server: &TestServer,
     b: &reqwest::Client,
     path: &str,
@@ -111,7 +111,12 @@ async fn post_form(
 }
 
 /// Signs in on a sign-in page; returns the response to the form.
-async fn sign_in(server: &TestServer, b: &reqwest::Client, page: &str, password: &str) -> Response {
+pub async fn sign_in(
+    server: &TestServer,
+    b: &reqwest::Client,
+    page: &str,
+    password: &str,
+) -> Response {
     let csrf = field(page, "csrf_token").expect("csrf field");
     let id = field(page, "request_id").expect("request field");
     post_form(
@@ -128,7 +133,12 @@ async fn sign_in(server: &TestServer, b: &reqwest::Client, page: &str, password:
     .await
 }
 
-async fn decide(server: &TestServer, b: &reqwest::Client, page: &str, decision: &str) -> Response {
+pub async fn decide(
+    server: &TestServer,
+    b: &reqwest::Client,
+    page: &str,
+    decision: &str,
+) -> Response {
     let csrf = field(page, "csrf_token").expect("csrf field");
     let id = field(page, "request_id").expect("request field");
     post_form(
@@ -144,7 +154,7 @@ async fn decide(server: &TestServer, b: &reqwest::Client, page: &str, decision: 
     .await
 }
 
-async fn setup(server: &TestServer) -> Client {
+pub async fn setup(server: &TestServer) -> Client {
     resources(server).await;
     alice(server).await;
     spa_client(server).await

@@ -101,6 +101,8 @@ pub fn grant(server: &TestServer, client: &Client, scope: &str, pkce: Option<&Pk
         code_challenge: pkce.map(|p| p.challenge.clone()),
         code_challenge_method: pkce.map(|_| "S256".into()),
         auth_time: server.state.now() - 30,
+        sid: None,
+        acr: None,
     }
 }
 
@@ -392,6 +394,8 @@ async fn code_exchange_errors(db: TestDb) {
             code_challenge: Some(p.verifier.clone()),
             code_challenge_method: Some("plain".into()),
             auth_time: now,
+            sid: None,
+            acr: None,
             issued_at: now,
             expires_at: now + 60,
             consumed_at: None,

@@ -10,7 +10,9 @@ use portcullis::throttle::{self, Throttled, account_key, ip_key};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::authorize::{browser, field, get_authorize, setup, spa_request};
 use crate::both_stores;
+use crate::code_flow::pkce;
 use crate::harness::{TestDb, TestServer, send};
 
 fn ip(s: &str) -> IpAddr {
@@ -300,4 +302,97 @@ both_stores!(
     concurrent_failures_all_count,
     the_sql_backoff_matches_the_rule,
     a_store_failure_refuses_the_sign_in,
+);
+
+/// One sign-in attempt through the page, arriving with `X-Forwarded-For: xff`; returns the
+/// status and the page (which carries the fields for the next attempt).
+async fn attempt_via(
+    server: &TestServer,
+    b: &reqwest::Client,
+    page: &str,
+    username: &str,
+    xff: &str,
+) -> (u16, String) {
+    let csrf = field(page, "csrf_token").expect("csrf field");
+    let id = field(page, "request_id").expect("request field");
+    let response = b
+        .post(server.url("/authorize/signin"))
+        .header("x-forwarded-for", xff)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("request_id", id.as_str()),
+            ("username", username),
+            ("password", "wrong password"),
+        ])
+        .send()
+        .await
+        .expect("sign-in");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("page"))
+}
+
+async fn signin_page(server: &TestServer, b: &reqwest::Client) -> String {
+    let client = setup(server).await;
+    let page = get_authorize(server, b, &spa_request(&client, &pkce(), &[])).await;
+    assert_eq!(page.status(), 200);
+    page.text().await.unwrap()
+}
+
+async fn forwarded_for_is_ignored_from_untrusted_peers(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| c.throttle.ip_free_attempts = 1).await;
+    server.state.clock.freeze();
+    let b = browser();
+    let page = signin_page(&server, &b).await;
+    // Each attempt claims another address; the peer (127.0.0.1) is not a trusted proxy.
+    let (status, page) = attempt_via(&server, &b, &page, "u1", "198.51.100.1").await;
+    assert_eq!(status, 200);
+    let (status, page) = attempt_via(&server, &b, &page, "u2", "198.51.100.2").await;
+    assert_eq!(status, 200);
+    let (status, _) = attempt_via(&server, &b, &page, "u3", "198.51.100.3").await;
+    assert_eq!(
+        status, 429,
+        "the real address is blocked, whatever the header says"
+    );
+    assert_eq!(failures(&server, &ip_key(ip("127.0.0.1"))).await, 2);
+    for spoofed in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        assert_eq!(
+            failures(&server, &ip_key(ip(spoofed))).await,
+            0,
+            "{spoofed}"
+        );
+    }
+    server.stop().await;
+}
+
+async fn clients_behind_a_trusted_proxy_are_throttled_apart(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.throttle.ip_free_attempts = 1;
+        c.http.trusted_proxies = vec!["127.0.0.1/32".into(), "10.0.0.0/8".into()];
+    })
+    .await;
+    server.state.clock.freeze();
+    let b = browser();
+    let page = signin_page(&server, &b).await;
+    // The client wrote a spoofed entry on the left; the proxies appended the real ones.
+    let (status, page) =
+        attempt_via(&server, &b, &page, "u1", "6.6.6.6, 198.51.100.1, 10.0.0.7").await;
+    assert_eq!(status, 200);
+    let (status, page) = attempt_via(&server, &b, &page, "u2", "6.6.6.6, 198.51.100.1").await;
+    assert_eq!(status, 200);
+    let (status, page) = attempt_via(&server, &b, &page, "u3", "198.51.100.1").await;
+    assert_eq!(status, 429, "198.51.100.1 used its free attempt");
+    // Another client through the same proxy is counted on its own.
+    let (status, _) = attempt_via(&server, &b, &page, "u4", "203.0.113.9").await;
+    assert_eq!(status, 200, "203.0.113.9 is not blocked by its neighbour");
+    assert_eq!(failures(&server, &ip_key(ip("198.51.100.1"))).await, 2);
+    assert_eq!(failures(&server, &ip_key(ip("203.0.113.9"))).await, 1);
+    assert_eq!(failures(&server, &ip_key(ip("127.0.0.1"))).await, 0);
+    assert_eq!(failures(&server, &ip_key(ip("6.6.6.6"))).await, 0);
+    assert_eq!(failures(&server, &ip_key(ip("10.0.0.7"))).await, 0);
+    server.stop().await;
+}
+
+both_stores!(
+    forwarded_for_is_ignored_from_untrusted_peers,
+    clients_behind_a_trusted_proxy_are_throttled_apart,
 );

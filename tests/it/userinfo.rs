@@ -352,6 +352,17 @@ async fn userinfo_refuses_tokens_of_disabled_and_deleted_users(db: TestDb) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // Disabling revoked the user's grants: enabling again does not bring old tokens back.
+    let bearer = server.get("/userinfo").bearer_auth(&token);
+    assert_refused(
+        &server,
+        bearer,
+        401,
+        "invalid_token",
+        "revoked by the disable",
+    )
+    .await;
+    let token = access_token(&tokens_for(&server, &client, &id, "openid profile", &[]).await);
     assert_eq!(userinfo(&server, &token).await.0, 200);
 
     let (status, body) = send(server.admin(Method::DELETE, &format!("/users/{id}"))).await;

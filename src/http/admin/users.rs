@@ -51,7 +51,7 @@ pub async fn update(
     extract::Json(body): extract::Json<Value>,
 ) -> Result<Response, OAuthError> {
     let req = UserRequest::from_json(body)?;
-    let user = users::update(&state.store, &actor, &id, req, state.now()).await?;
+    let user = users::update(&state, &actor, &id, req, state.now()).await?;
     Ok(no_store(Json(user).into_response()))
 }
 
@@ -60,7 +60,7 @@ pub async fn delete(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, OAuthError> {
-    users::delete(&state.store, &actor, &id, state.now()).await?;
+    users::delete(&state, &actor, &id, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
