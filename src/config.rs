@@ -32,6 +32,7 @@ pub struct Config {
     pub clients: ClientConfig,
     pub session: SessionConfig,
     pub throttle: ThrottleConfig,
+    pub assertions: AssertionConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`).
     pub templates_dir: Option<PathBuf>,
@@ -120,6 +121,24 @@ pub struct ThrottleConfig {
     pub window: u64,
 }
 
+/// Assertion grants (RFC 7521): a trusted issuer's JWT (RFC 7523 §2.1) or SAML 2.0 assertion
+/// (RFC 7522 §2.1) exchanged for an access token. The issuers are registered at `/admin/issuers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssertionConfig {
+    /// Serve `urn:ietf:params:oauth:grant-type:jwt-bearer`.
+    pub jwt_bearer: bool,
+    /// Serve `urn:ietf:params:oauth:grant-type:saml2-bearer`.
+    pub saml2_bearer: bool,
+    /// Seconds: an assertion whose expiry lies further ahead is refused (RFC 7523 §3 item 4
+    /// lets the server bound it); also how long its one-time id is remembered at most.
+    pub max_lifetime: u64,
+    /// Seconds of clock skew tolerated on assertion times (RFC 7523 §3 items 4–6).
+    pub clock_skew: u64,
+    /// Largest SAML assertion accepted, in bytes of XML (checked before parsing).
+    pub saml_max_bytes: usize,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     ES256,
@@ -159,6 +178,7 @@ impl Default for Config {
             clients: ClientConfig::default(),
             session: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
+            assertions: AssertionConfig::default(),
             templates_dir: None,
         }
     }
@@ -174,6 +194,18 @@ impl Default for TokenConfig {
             refresh_token_lifetime: 30 * 24 * 3600,
             authorization_code_lifetime: 60,
             client_assertion_max_lifetime: 300,
+        }
+    }
+}
+
+impl Default for AssertionConfig {
+    fn default() -> Self {
+        Self {
+            jwt_bearer: true,
+            saml2_bearer: true,
+            max_lifetime: 600,
+            clock_skew: 60,
+            saml_max_bytes: 32 * 1024,
         }
     }
 }
@@ -430,6 +462,12 @@ impl Config {
             ("throttle.base_delay", self.throttle.base_delay, 3_600),
             ("throttle.max_delay", self.throttle.max_delay, 86_400),
             ("throttle.window", self.throttle.window, 7 * 86_400),
+            (
+                "assertions.max_lifetime",
+                self.assertions.max_lifetime,
+                86_400,
+            ),
+            ("assertions.clock_skew", self.assertions.clock_skew, 600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(
@@ -475,6 +513,12 @@ impl Config {
             return Err(ConfigError::new(
                 "http.body_limit",
                 "must be between 1024 and 16777216 bytes",
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&self.assertions.saml_max_bytes) {
+            return Err(ConfigError::new(
+                "assertions.saml_max_bytes",
+                "must be between 1024 and 1048576 bytes",
             ));
         }
         if self.legacy.implicit {

@@ -2,10 +2,13 @@
 //! from config (node-oidc-provider's `registerGrantType`). Discovery reads the same registry,
 //! so what is advertised is exactly what is served.
 
+pub mod assertion;
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod jwt_bearer;
 pub mod pkce;
 pub mod refresh_token;
+pub mod saml_bearer;
 
 use async_trait::async_trait;
 
@@ -44,12 +47,18 @@ pub struct GrantRegistry {
 }
 
 impl GrantRegistry {
-    pub fn from_config(_config: &Config) -> Self {
-        let grants: Vec<Box<dyn GrantHandler>> = vec![
+    pub fn from_config(config: &Config) -> Self {
+        let mut grants: Vec<Box<dyn GrantHandler>> = vec![
             Box::new(authorization_code::AuthorizationCode),
             Box::new(client_credentials::ClientCredentials),
             Box::new(refresh_token::RefreshToken),
         ];
+        if config.assertions.jwt_bearer {
+            grants.push(Box::new(jwt_bearer::JwtBearer));
+        }
+        if config.assertions.saml2_bearer {
+            grants.push(Box::new(saml_bearer::Saml2Bearer));
+        }
         GrantRegistry { grants }
     }
 

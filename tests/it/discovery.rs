@@ -60,7 +60,13 @@ async fn discovery_lists_exactly_what_is_served(db: TestDb) {
         assert_eq!(claims.len(), 20, "{claims:?}");
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
+            serde_json::json!([
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            ])
         );
         assert_eq!(
             doc["code_challenge_methods_supported"],
