@@ -594,7 +594,7 @@ async fn user_changes_are_audited_without_the_password(db: TestDb) {
 }
 
 /// Runs the `portcullis` binary over the test database, with `stdin` piped in.
-async fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, Value, String) {
+pub async fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, Value, String) {
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));

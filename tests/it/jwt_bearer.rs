@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::admin_users::cli;
 use crate::both_stores;
 use crate::harness::{Client, EcKey, TestDb, TestServer, jwt_claims, send};
 
@@ -622,6 +623,31 @@ async fn admin_issuers_validate_and_audit(db: TestDb) {
     server.stop().await;
 }
 
+/// The `issuer` CLI calls the same service layer: same validation, same audit trail.
+async fn the_issuer_cli_manages_issuers(db: TestDb) {
+    let key = EcKey::generate("cli-key");
+    let body = jwt_issuer(&key, &[], "external");
+    let (ok, created, output) = cli(&db, &["issuer", "create", "-"], &body.to_string()).await;
+    assert!(ok, "{output}");
+    assert_eq!(created["issuer"], IDP);
+    let id = created["id"].as_str().unwrap().to_string();
+    let (ok, list, output) = cli(&db, &["issuer", "list"], "").await;
+    assert!(ok, "{output}");
+    assert_eq!(list["issuers"][0]["id"], id.as_str());
+    let (ok, shown, output) = cli(&db, &["issuer", "show", &id], "").await;
+    assert!(ok, "{output}");
+    assert_eq!(shown, created);
+    let mut hmac = body.clone();
+    hmac["algorithms"] = json!(["HS256"]);
+    let (ok, _, output) = cli(&db, &["issuer", "create", "-"], &hmac.to_string()).await;
+    assert!(!ok, "{output}");
+    assert!(output.contains("algorithms:"), "{output}");
+    let (ok, _, output) = cli(&db, &["issuer", "delete", &id], "").await;
+    assert!(ok, "{output}");
+    let (ok, _, output) = cli(&db, &["issuer", "show", &id], "").await;
+    assert!(!ok, "{output}");
+}
+
 /// Discovery lists the assertion grants only when they are served.
 async fn assertion_grants_are_advertised_only_when_enabled(db: TestDb) {
     let server = TestServer::start(&db).await;
@@ -647,5 +673,6 @@ both_stores!(
     jwt_bearer_refuses_each_broken_rule,
     jwt_bearer_with_jwks_uri,
     admin_issuers_validate_and_audit,
+    the_issuer_cli_manages_issuers,
     assertion_grants_are_advertised_only_when_enabled,
 );
