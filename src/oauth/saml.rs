@@ -412,6 +412,72 @@ fn time_attr(doc: &Document<'_>, node: NodeId, name: &str) -> Result<Option<i64>
 mod tests {
     use super::*;
 
+    /// The reference time of tests/fixtures/saml (2030-01-01T00:00:00Z).
+    const T: i64 = 1_893_456_000;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn check(name: &str) -> Result<VerifiedAssertion, Refusal> {
+        let xml = fixture(name);
+        let parsed = ParsedAssertion::parse(&xml)?;
+        let expected = Expected {
+            audiences: &["https://as.example.test", "https://as.example.test/token"],
+            recipient: "https://as.example.test/token",
+            leeway: 60,
+            max_lifetime: 600,
+        };
+        parsed.verify(&[fixture("idp_cert.pem")], &expected, T + 10)
+    }
+
+    /// Which binding rule stops each signature attack (the HTTP tests see only the public text).
+    #[test]
+    fn each_wrapping_attack_is_stopped_by_its_rule() {
+        let valid = check("valid.xml").unwrap();
+        assert_eq!(valid.id, "_a0001");
+        assert_eq!(valid.subject, "alice@example.test");
+        assert_eq!(valid.expires_at, T + 300);
+        // Rule 4: the deep text, not the first text node.
+        assert_eq!(
+            check("comment_injection.xml").unwrap().subject,
+            "alice@example.test.evil.org"
+        );
+        let detail = |name: &str| check(name).unwrap_err().detail();
+        assert!(
+            detail("tampered.xml").contains("digest"),
+            "{}",
+            detail("tampered.xml")
+        );
+        // Rule 2: KeyInfo's certificate is not trusted.
+        assert!(matches!(
+            check("untrusted_key.xml"),
+            Err(Refusal::Signature(_))
+        ));
+        // Rule 1: the document element is the assertion we read.
+        assert!(matches!(
+            check("evil_before_signed.xml"),
+            Err(Refusal::NotAnAssertion)
+        ));
+        // Rule 3: the signature is the document element's own, and covers exactly it.
+        assert!(matches!(
+            check("wrapped_in_advice.xml"),
+            Err(Refusal::Unsigned)
+        ));
+        assert!(
+            detail("signature_moved.xml").contains("does not name the assertion's ID"),
+            "{}",
+            detail("signature_moved.xml")
+        );
+        assert!(
+            detail("duplicate_ids.xml").contains("duplicate ID"),
+            "{}",
+            detail("duplicate_ids.xml")
+        );
+        assert!(matches!(check("rsa_sha1.xml"), Err(Refusal::Algorithm(_))));
+    }
+
     #[test]
     fn doctype_and_size_are_refused_before_parsing() {
         use base64::Engine;
