@@ -34,6 +34,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub throttle: ThrottleConfig,
     pub device: DeviceConfig,
+    pub assertions: AssertionConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`,
     /// `device_code.html`, `device_approve.html`, `device_done.html`).
@@ -171,6 +172,24 @@ pub struct DeviceConfig {
     pub interval: u64,
 }
 
+/// Assertion grants (RFC 7521): a trusted issuer's JWT (RFC 7523 §2.1) or SAML 2.0 assertion
+/// (RFC 7522 §2.1) exchanged for an access token. The issuers are registered at `/admin/issuers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssertionConfig {
+    /// Serve `urn:ietf:params:oauth:grant-type:jwt-bearer`.
+    pub jwt_bearer: bool,
+    /// Serve `urn:ietf:params:oauth:grant-type:saml2-bearer`.
+    pub saml2_bearer: bool,
+    /// Seconds: an assertion whose expiry lies further ahead is refused (RFC 7523 §3 item 4
+    /// lets the server bound it); also how long its one-time id is remembered at most.
+    pub max_lifetime: u64,
+    /// Seconds of clock skew tolerated on assertion times (RFC 7523 §3 items 4–6).
+    pub clock_skew: u64,
+    /// Largest SAML assertion accepted, in bytes of XML (checked before parsing).
+    pub saml_max_bytes: usize,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     ES256,
@@ -212,6 +231,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
             device: DeviceConfig::default(),
+            assertions: AssertionConfig::default(),
             templates_dir: None,
         }
     }
@@ -227,6 +247,18 @@ impl Default for TokenConfig {
             refresh_token_lifetime: 30 * 24 * 3600,
             authorization_code_lifetime: 60,
             client_assertion_max_lifetime: 300,
+        }
+    }
+}
+
+impl Default for AssertionConfig {
+    fn default() -> Self {
+        Self {
+            jwt_bearer: true,
+            saml2_bearer: true,
+            max_lifetime: 600,
+            clock_skew: 60,
+            saml_max_bytes: 32 * 1024,
         }
     }
 }
@@ -504,6 +536,12 @@ impl Config {
             // RFC 8628 §5.1: the user code's lifetime bounds how long it can be guessed at.
             ("device.code_lifetime", self.device.code_lifetime, 3_600),
             ("device.interval", self.device.interval, 60),
+            (
+                "assertions.max_lifetime",
+                self.assertions.max_lifetime,
+                86_400,
+            ),
+            ("assertions.clock_skew", self.assertions.clock_skew, 600),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(
@@ -572,6 +610,12 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if !(1024..=1024 * 1024).contains(&self.assertions.saml_max_bytes) {
+            return Err(ConfigError::new(
+                "assertions.saml_max_bytes",
+                "must be between 1024 and 1048576 bytes",
+            ));
         }
         if self.legacy.implicit {
             warnings.push(

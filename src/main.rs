@@ -37,12 +37,35 @@ enum Command {
     /// Manage local user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage trusted assertion issuers (JWT issuers, SAML identity providers).
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Manage admin API tokens.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum IssuerCommand {
+    /// Register an issuer from a JSON file (`-` for stdin), the body `POST /admin/issuers` takes.
+    Create {
+        file: PathBuf,
+    },
+    List {
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        after: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -390,6 +413,25 @@ async fn real_main() -> anyhow::Result<()> {
             }
             UserCommand::Enable { user } => {
                 print_json(&set_disabled(&state, &user, false, now).await?)
+            }
+        },
+        Command::Issuer(c) => match c {
+            IssuerCommand::Create { file } => {
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file)?
+                };
+                let req: admin::issuers::IssuerRequest = serde_json::from_str(&text)?;
+                print_json(&admin::issuers::create(store, &Actor::cli(), req, now).await?);
+            }
+            IssuerCommand::List { limit, after } => {
+                print_json(&admin::issuers::list(store, &Page { limit, after }).await?)
+            }
+            IssuerCommand::Show { id } => print_json(&admin::issuers::get(store, &id).await?),
+            IssuerCommand::Delete { id } => {
+                admin::issuers::delete(store, &Actor::cli(), &id, now).await?;
+                eprintln!("deleted issuer {id}");
             }
         },
         Command::Keys(KeysCommand::List) => {

@@ -4,6 +4,7 @@
 
 pub mod client_metadata;
 pub mod clients;
+pub mod issuers;
 pub mod keys;
 pub mod legacy_usage;
 pub mod resources;

@@ -2,13 +2,16 @@
 //! from config (node-oidc-provider's `registerGrantType`). Discovery reads the same registry,
 //! so what is advertised is exactly what is served.
 
+pub mod assertion;
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
 pub mod implicit;
+pub mod jwt_bearer;
 pub mod password;
 pub mod pkce;
 pub mod refresh_token;
+pub mod saml_bearer;
 pub mod token_exchange;
 
 use std::net::IpAddr;
@@ -60,9 +63,6 @@ impl GrantRegistry {
         ];
         if config.grants.token_exchange {
             grants.push(Box::new(token_exchange::TokenExchange));
-            // MERGE: replaced by the jwt-bearer grant, which dispatches its OBO form to
-            // `token_exchange::entra_on_behalf_of`.
-            grants.push(Box::new(token_exchange::EntraOboOnly));
         }
         // Legacy (issue 7): registered only when switched on, so while off the grant is
         // unknown to the token endpoint and absent from discovery.
@@ -71,6 +71,13 @@ impl GrantRegistry {
         }
         if config.device.enabled {
             grants.push(Box::new(device_code::DeviceCode));
+        }
+        // RFC 7523; also answers Entra's on-behalf-of form (`token_exchange`).
+        if config.assertions.jwt_bearer {
+            grants.push(Box::new(jwt_bearer::JwtBearer));
+        }
+        if config.assertions.saml2_bearer {
+            grants.push(Box::new(saml_bearer::Saml2Bearer));
         }
         GrantRegistry { grants }
     }

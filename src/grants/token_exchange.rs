@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
-use crate::names::grant_type::{JWT_BEARER, TOKEN_EXCHANGE};
-use crate::names::{REQUESTED_TOKEN_USE_OBO, token_type};
+use crate::names::grant_type::TOKEN_EXCHANGE;
+use crate::names::token_type;
 use crate::oauth::inspect::{Hint, TokenInfo, TokenKind, inspect};
 use crate::oauth::issue::{AccessTokenSpec, TokenResponse, issue_access_token};
 use crate::oauth::params::Params;
@@ -189,31 +189,6 @@ pub async fn entra_on_behalf_of(
     }
     let request = Exchange::parse_entra(params, &cx.client.meta.token_exchange_audiences)?;
     exchange(cx, request).await
-}
-
-/// MERGE: stands in for the RFC 7523 jwt-bearer grant (grants/jwt_bearer.rs, built on another
-/// branch), whose handler calls `entra_on_behalf_of` for `requested_token_use=on_behalf_of`.
-/// At merge this struct and its registration are replaced by that grant.
-pub struct EntraOboOnly;
-
-#[async_trait]
-impl GrantHandler for EntraOboOnly {
-    fn grant_type(&self) -> &'static str {
-        JWT_BEARER
-    }
-
-    async fn handle(
-        &self,
-        cx: &TokenContext<'_>,
-        params: &Params,
-    ) -> Result<TokenResponse, OAuthError> {
-        if params.get("requested_token_use") != Some(REQUESTED_TOKEN_USE_OBO) {
-            return Err(OAuthError::invalid_request(
-                "only requested_token_use=on_behalf_of",
-            ));
-        }
-        entra_on_behalf_of(cx, params).await
-    }
 }
 
 async fn exchange(

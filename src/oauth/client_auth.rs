@@ -3,31 +3,18 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
-use serde::Deserialize;
+use jsonwebtoken::Algorithm;
 
 use crate::error::OAuthError;
 use crate::names::CLIENT_ASSERTION_TYPE_JWT;
 use crate::oauth::client::{AuthMethod, Client};
+use crate::oauth::jwt_assertion::{self, Expected, KeySource};
 use crate::oauth::params::Params;
 use crate::secret::{constant_time_eq, sha256_hex};
 use crate::state::AppState;
 
 /// Clock skew tolerated on assertion times, in seconds.
 const LEEWAY: i64 = 30;
-
-/// Asymmetric algorithms only: a client's JWKS is public, so an HMAC "key" from it proves nothing.
-const ASSERTION_ALGS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 /// The credentials a request presents, before any is checked.
 #[derive(Debug)]
@@ -211,24 +198,8 @@ pub async fn authenticate(
     Ok(client)
 }
 
-#[derive(Deserialize)]
-struct AssertionClaims {
-    iss: String,
-    sub: String,
-    exp: i64,
-    #[serde(default)]
-    iat: Option<i64>,
-    #[serde(default)]
-    nbf: Option<i64>,
-    jti: String,
-}
-
 fn unverified_subject(assertion: &str) -> Option<String> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let payload = assertion.split('.').nth(1)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims.get("sub")?.as_str().map(str::to_string)
+    jwt_assertion::unverified_claim(assertion, "sub")
 }
 
 /// RFC 7523 §3 and OIDC Core §9 rules for a `private_key_jwt` assertion.
@@ -243,87 +214,38 @@ async fn verify_assertion(
         OAuthError::invalid_client("client assertion is not valid")
             .with_detail(format!("client {}: {detail}", client.id))
     };
-    let header =
-        jsonwebtoken::decode_header(assertion).map_err(|e| fail(format!("header: {e}")))?;
-    if !ASSERTION_ALGS.contains(&header.alg) {
-        return Err(fail(format!("algorithm {:?} not accepted", header.alg)));
-    }
-    if let Some(required) = &client.meta.token_endpoint_auth_signing_alg
-        && format!("{:?}", header.alg) != *required
-    {
-        return Err(fail(format!(
-            "algorithm {:?} is not the registered {required}",
-            header.alg
-        )));
-    }
-    let keys: std::sync::Arc<JwkSet> = match (&client.meta.jwks, &client.meta.jwks_uri) {
-        (Some(jwks), _) => std::sync::Arc::new(
-            serde_json::from_value(jwks.clone())
-                .map_err(|e| fail(format!("registered jwks: {e}")))?,
-        ),
-        (None, Some(uri)) => state
-            .remote_jwks
-            .get(uri, header.kid.as_deref(), now)
-            .await
-            .map_err(fail)?,
+    // A client that registered its signing algorithm may use only that one.
+    let registered: Vec<Algorithm>;
+    let algorithms: &[Algorithm] = match &client.meta.token_endpoint_auth_signing_alg {
+        Some(name) => {
+            registered = jwt_assertion::asymmetric_alg(name).into_iter().collect();
+            &registered
+        }
+        None => &jwt_assertion::ASYMMETRIC_ALGS,
+    };
+    let keys = match (&client.meta.jwks, &client.meta.jwks_uri) {
+        (Some(jwks), _) => KeySource::Inline(jwks),
+        (None, Some(uri)) => KeySource::Remote(uri),
         (None, None) => return Err(fail("no jwks registered".into())),
     };
-    let candidates: Vec<_> = match &header.kid {
-        Some(kid) => keys
-            .keys
-            .iter()
-            .filter(|k| k.common.key_id.as_deref() == Some(kid))
-            .collect(),
-        None => keys.keys.iter().collect(),
-    };
-    let mut validation = Validation::new(header.alg);
-    // Times are checked below against the server's clock, which tests can move.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud", "jti"]);
-    validation.set_issuer(&[&client.id]);
-    validation.sub = Some(client.id.clone());
     // RFC 7523 §3 item 3: the audience identifies this server.
     let token_endpoint = format!("{}{}", state.issuer, crate::names::path::TOKEN);
-    validation.set_audience(&[state.issuer.as_str(), token_endpoint.as_str(), endpoint_url]);
-    let mut verified = None;
-    let mut last_error = String::from("no matching key");
-    for jwk in candidates {
-        let Ok(key) = DecodingKey::from_jwk(jwk) else {
-            continue;
-        };
-        match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation) {
-            Ok(data) => {
-                verified = Some(data.claims);
-                break;
-            }
-            Err(e) => last_error = e.to_string(),
-        }
-    }
-    let claims = verified.ok_or_else(|| fail(last_error))?;
-    debug_assert_eq!(claims.iss, claims.sub);
-    if claims.exp + LEEWAY <= now {
-        return Err(fail("assertion expired".into()));
-    }
-    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY)
-        || claims.iat.is_some_and(|iat| iat > now + LEEWAY)
-    {
-        return Err(fail("assertion not yet valid".into()));
-    }
-    let max_lifetime = state.config.tokens.client_assertion_max_lifetime as i64;
-    if claims.exp > now + max_lifetime + LEEWAY {
-        return Err(fail(format!(
-            "assertion lives longer than {max_lifetime} s"
-        )));
-    }
+    let expected = Expected {
+        algorithms,
+        issuer: &client.id,
+        subject: Some(&client.id),
+        audiences: &[state.issuer.as_str(), token_endpoint.as_str(), endpoint_url],
+        leeway: LEEWAY,
+        max_lifetime: state.config.tokens.client_assertion_max_lifetime as i64,
+    };
+    let claims = jwt_assertion::verify(&state.remote_jwks, assertion, keys, &expected, now)
+        .await
+        .map_err(|r| fail(r.detail()))?;
     // RFC 7523 §3 item 7: a jti is used once; kept until the assertion would expire anyway.
+    let jti = claims.jti.unwrap_or_default();
     let fresh = state
         .store
-        .record_jti(
-            &format!("client:{}", client.id),
-            &claims.jti,
-            claims.exp + LEEWAY,
-        )
+        .record_jti(&format!("client:{}", client.id), &jti, claims.exp + LEEWAY)
         .await?;
     if !fresh {
         return Err(fail("assertion jti replayed".into()));

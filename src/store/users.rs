@@ -173,4 +173,30 @@ impl Store {
         });
         Ok(deleted)
     }
+
+    /// Users whose `email` claim equals `email`, ignoring case; at most `limit`. Emails are not
+    /// unique, so callers that need one account must see whether more than one matched.
+    pub async fn find_users_by_email(&self, email: &str, limit: i64) -> Result<Vec<UserRow>> {
+        // The claims are JSON text: the dialects read a member differently.
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as::<_, UserRow>(select_users!(
+                    "WHERE lower(json_extract(claims, '$.email')) = lower($1) ORDER BY id LIMIT $2"
+                ))
+                .bind(email)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as::<_, UserRow>(select_users!(
+                    "WHERE lower(claims::jsonb ->> 'email') = lower($1) ORDER BY id LIMIT $2"
+                ))
+                .bind(email)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        })
+    }
 }

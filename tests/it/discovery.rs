@@ -65,8 +65,9 @@ async fn discovery_lists_exactly_what_is_served(db: TestDb) {
                 "client_credentials",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:device_code",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "urn:ietf:params:oauth:grant-type:device_code"
+                "urn:ietf:params:oauth:grant-type:saml2-bearer"
             ])
         );
         // RFC 8628 §4, with the device grant (on by default).

@@ -2,6 +2,7 @@
 //! Handlers are thin: they call the `admin` service layer, which the CLI calls too.
 
 mod clients;
+mod issuers;
 mod keys;
 mod legacy_usage;
 mod resources;
@@ -35,6 +36,13 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(resources::show)
                 .put(resources::update)
                 .delete(resources::delete),
+        )
+        .route("/issuers", post(issuers::create).get(issuers::list))
+        .route(
+            "/issuers/{id}",
+            get(issuers::show)
+                .put(issuers::update)
+                .delete(issuers::delete),
         )
         .route("/users", post(users::create).get(users::list))
         .route(
