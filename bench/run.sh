@@ -443,7 +443,7 @@ overrides=""
 [[ $DURATION != "$DEFAULT_DURATION" ]] && overrides+=" BENCH_DURATION=$DURATION"
 
 {
-    echo "# Portcullis client_credentials benchmark — $TS"
+    echo "# Portcullis benchmark (client_credentials; code+PKCE flows and refreshes) — $TS"
     echo
     echo "- commit: $GIT_REV; machine: $(nproc) cores, $CPU; $WRK_VERSION"
     echo "- POST /token grant_type=client_credentials, client_secret_basic, JWT access tokens;" \
