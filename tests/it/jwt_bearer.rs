@@ -386,7 +386,8 @@ async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
         "client not allowed",
     );
 
-    // Form errors are invalid_request; Entra's on-behalf-of form is not served here.
+    // Form errors are invalid_request. Entra's on-behalf-of form is a token exchange: a client
+    // registered for jwt-bearer alone may not use it (tests/it/token_exchange.rs covers the rest).
     assert_refused(
         exchange_with(&server, &client, &[]).await,
         "invalid_request",
@@ -403,7 +404,7 @@ async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
 
     // A client not registered for the grant is refused before any of this.
     let cc_only = server

@@ -580,7 +580,8 @@ async fn entra_on_behalf_of_follows_the_same_rules(db: TestDb) {
         &[("grant_type", JWT_BEARER), ("assertion", subject)],
     )
     .await;
-    assert_error(status, &body, "invalid_request", "no requested_token_use");
+    // Without requested_token_use it is an RFC 7523 assertion, and we are no trusted issuer.
+    assert_error(status, &body, "invalid_grant", "no requested_token_use");
     let (status, body) = token(
         &server,
         &w.api_a,
@@ -764,7 +765,8 @@ async fn discovery_lists_token_exchange_only_when_enabled(db: TestDb) {
     let (_, doc) = send(server.get("/.well-known/oauth-authorization-server")).await;
     let grants = doc["grant_types_supported"].as_array().unwrap();
     assert!(!grants.iter().any(|g| g == TOKEN_EXCHANGE), "{doc}");
-    assert!(!grants.iter().any(|g| g == JWT_BEARER), "{doc}");
+    // jwt-bearer stays: it is also the RFC 7523 grant (`assertions.jwt_bearer`).
+    assert!(grants.iter().any(|g| g == JWT_BEARER), "{doc}");
     let (status, body) = exchange(&server, &w.api_a, access_token(&user), &[]).await;
     assert_error(
         status,
@@ -773,7 +775,25 @@ async fn discovery_lists_token_exchange_only_when_enabled(db: TestDb) {
         "exchange switched off",
     );
     let (status, body) = obo(&server, &w.api_a, access_token(&user), &[]).await;
-    assert_error(status, &body, "unsupported_grant_type", "OBO switched off");
+    assert_error(status, &body, "invalid_request", "OBO switched off");
+    server.stop().await;
+
+    // With the RFC 7523 grant off too, the OBO form is an unknown grant.
+    let server = TestServer::start_with(&db, |c| {
+        c.grants.token_exchange = false;
+        c.assertions.jwt_bearer = false;
+    })
+    .await;
+    let (_, doc) = send(server.get("/.well-known/oauth-authorization-server")).await;
+    let grants = doc["grant_types_supported"].as_array().unwrap();
+    assert!(!grants.iter().any(|g| g == JWT_BEARER), "{doc}");
+    let (status, body) = obo(&server, &w.api_a, access_token(&user), &[]).await;
+    assert_error(
+        status,
+        &body,
+        "unsupported_grant_type",
+        "OBO and jwt-bearer switched off",
+    );
     server.stop().await;
 }
 
