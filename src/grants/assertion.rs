@@ -34,7 +34,7 @@ pub fn check_client(cx: &TokenContext<'_>, issuer: &TrustedIssuer) -> Result<(),
 
 /// The verified assertion's subject as the token's `sub` (RFC 7521 §5.2: the subject
 /// identifies the resource owner; how it maps is the issuer's registration).
-async fn map_subject(
+pub(crate) async fn map_subject(
     cx: &TokenContext<'_>,
     issuer: &TrustedIssuer,
     subject: &str,

@@ -6,6 +6,7 @@ pub mod assertion;
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
+pub mod external_subject;
 pub mod implicit;
 pub mod jwt_bearer;
 pub mod password;

@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{GrantHandler, TokenContext};
+use super::{GrantHandler, TokenContext, external_subject};
 use crate::error::OAuthError;
 use crate::names::grant_type::TOKEN_EXCHANGE;
 use crate::names::token_type;
@@ -321,6 +321,14 @@ async fn read_token(
     role: &str,
 ) -> Result<TokenInfo, OAuthError> {
     let invalid = || OAuthError::invalid_grant(format!("the {role} token is invalid"));
+    // RFC 8693 §2.1: a subject JWT may come from a trusted issuer instead of from us. Actor
+    // tokens are always ours: the caller proves itself with a token we issued to it.
+    if role == "subject"
+        && kind == TokenType::Jwt
+        && let Some(issuer) = external_subject::trusted_issuer_of(cx, token).await?
+    {
+        return external_subject::read(cx, &issuer, token).await;
+    }
     let Some(info) = inspect(cx.state, token, Hint::AccessToken, cx.now).await? else {
         return Err(invalid().with_detail(format!(
             "{role} token unknown, expired or revoked (client {})",

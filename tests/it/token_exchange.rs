@@ -797,8 +797,112 @@ async fn discovery_lists_token_exchange_only_when_enabled(db: TestDb) {
     server.stop().await;
 }
 
+/// RFC 8693 §2.1: a user token minted by a trusted external issuer for API A (a JWT of an
+/// issuer registered at /admin/issuers) is exchanged by API A like one of ours.
+async fn a_trusted_issuers_token_is_exchanged_like_ours(db: TestDb) {
+    const IDP: &str = "https://idp.example.test";
+    let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
+    let w = world(&server).await;
+    let key = EcKey::generate("idp-1");
+    let (status, issuer) = server
+        .admin_post(
+            "/issuers",
+            json!({
+                "kind": "jwt",
+                "name": "Example IdP",
+                "issuer": IDP,
+                "jwks": { "keys": [key.jwk()] },
+                "algorithms": ["ES256"],
+                "allowed_clients": [w.api_a.id],
+                "scopes": ["a.read", "b.read"],
+                "subject": "external",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{issuer}");
+    let now = server.state.now();
+    let claims = |aud: &str, exp: i64| {
+        json!({
+            "iss": IDP,
+            "sub": "ext-user-7",
+            "aud": aud,
+            "iat": now,
+            "exp": exp,
+            "scope": "a.read b.read b.write",
+            "jti": uuid::Uuid::new_v4().to_string(),
+        })
+    };
+    let as_jwt = |caller: &Client, subject: String| {
+        let caller = caller.clone();
+        let server = &server;
+        async move {
+            token(
+                server,
+                &caller,
+                &[
+                    ("grant_type", TOKEN_EXCHANGE),
+                    ("subject_token", &subject),
+                    ("subject_token_type", JWT),
+                    ("audience", API_B),
+                ],
+            )
+            .await
+        }
+    };
+
+    let subject = key.sign(&claims(API_A, now + 600));
+    let (status, body) = as_jwt(&w.api_a, subject.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let exchanged = jwt_claims(access_token(&body));
+    assert_eq!(exchanged["sub"], "ext-user-7");
+    assert_eq!(exchanged["aud"], API_B);
+    assert_eq!(exchanged["act"]["sub"], w.api_a.id.as_str());
+    // b.write is in the token but not among what the issuer may convey.
+    assert_eq!(body["scope"], "b.read", "{body}");
+    assert!(
+        exchanged["exp"].as_i64().unwrap() <= now + 600,
+        "{exchanged}"
+    );
+    // Not single use: an API may exchange the same user token again.
+    let (status, body) = as_jwt(&w.api_a, subject.clone()).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Presented as one of our access tokens, it is unknown.
+    let (status, body) = exchange(&server, &w.api_a, &subject, &[("audience", API_B)]).await;
+    assert_error(
+        status,
+        &body,
+        "invalid_grant",
+        "external token as access_token",
+    );
+    // The issuer does not name API B's client.
+    let for_b = key.sign(&claims(API_B, now + 600));
+    let (status, body) = as_jwt(&w.api_b, for_b).await;
+    assert_error(
+        status,
+        &body,
+        "invalid_grant",
+        "client not allowed by the issuer",
+    );
+    // Minted for an API the caller does not act as.
+    let (status, body) = as_jwt(&w.api_a, key.sign(&claims(OTHER, now + 600))).await;
+    assert_error(status, &body, "invalid_grant", "foreign audience");
+    // Signed by a key the issuer does not have.
+    let stranger = EcKey::generate("idp-1");
+    let (status, body) = as_jwt(&w.api_a, stranger.sign(&claims(API_A, now + 600))).await;
+    assert_error(status, &body, "invalid_grant", "untrusted key");
+    // Expired, and absurdly long-lived.
+    let (status, body) = as_jwt(&w.api_a, key.sign(&claims(API_A, now - 600))).await;
+    assert_error(status, &body, "invalid_grant", "expired");
+    let (status, body) = as_jwt(&w.api_a, key.sign(&claims(API_A, now + 30 * 86_400))).await;
+    assert_error(status, &body, "invalid_grant", "exp too far ahead");
+    server.stop().await;
+}
+
 both_stores!(
     api_a_exchanges_a_user_token_for_api_b,
+    a_trusted_issuers_token_is_exchanged_like_ours,
     a_second_exchange_nests_the_actors,
     an_actor_token_of_the_caller_names_the_actor,
     refused_exchanges_get_rfc_8693_errors,
