@@ -95,7 +95,12 @@ pub struct TokenConfig {
     pub id_token_lifetime: u64,
     /// OIDC Core §15.1: RS256 must be supported, so it is the default for ID tokens.
     pub id_token_alg: SigningAlg,
+    /// Seconds from the first refresh token of a grant to the end of its family (RFC 9700
+    /// §4.14.2): rotation never takes a family past it.
     pub refresh_token_lifetime: u64,
+    /// Seconds a refresh token lives unused (RFC 9700 §4.14.2): each rotation starts a new
+    /// idle window, never past the family's end.
+    pub refresh_token_idle_lifetime: u64,
     pub authorization_code_lifetime: u64,
     /// Upper bound on `exp - now` of a client assertion (RFC 7523 §3 item 4).
     pub client_assertion_max_lifetime: u64,
@@ -245,6 +250,7 @@ impl Default for TokenConfig {
             id_token_lifetime: 300,
             id_token_alg: SigningAlg::RS256,
             refresh_token_lifetime: 30 * 24 * 3600,
+            refresh_token_idle_lifetime: 14 * 24 * 3600,
             authorization_code_lifetime: 60,
             client_assertion_max_lifetime: 300,
         }
@@ -492,6 +498,11 @@ impl Config {
                 400 * 86_400,
             ),
             (
+                "tokens.refresh_token_idle_lifetime",
+                t.refresh_token_idle_lifetime,
+                400 * 86_400,
+            ),
+            (
                 "tokens.authorization_code_lifetime",
                 t.authorization_code_lifetime,
                 600,
@@ -549,6 +560,12 @@ impl Config {
                     format!("must be between 1 and {max}"),
                 ));
             }
+        }
+        if t.refresh_token_idle_lifetime > t.refresh_token_lifetime {
+            return Err(ConfigError::new(
+                "tokens.refresh_token_idle_lifetime",
+                "must not exceed tokens.refresh_token_lifetime",
+            ));
         }
         if self.session.idle_lifetime > self.session.absolute_lifetime {
             return Err(ConfigError::new(
@@ -681,6 +698,13 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("PORTCULLIS_TOKENS_ACCESS_TOKEN_LIFETIME")
+        );
+
+        let mut c = Config::default();
+        c.tokens.refresh_token_idle_lifetime = c.tokens.refresh_token_lifetime + 1;
+        assert_eq!(
+            c.validate().unwrap_err().field,
+            "tokens.refresh_token_idle_lifetime"
         );
 
         let c = Config {

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::names::grant_type;
 use crate::oauth::client::{AuthMethod, ClientMetadata, Profile};
@@ -36,6 +37,7 @@ pub struct ClientRegistration {
     pub first_party: Option<bool>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    pub id_token_signed_response_alg: Option<String>,
     /// RFC 7591 §2: metadata the server does not understand is ignored (and we say so).
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
@@ -232,6 +234,12 @@ pub fn validate(
             }
         }
     }
+    let id_token_signed_response_alg = req
+        .id_token_signed_response_alg
+        .as_deref()
+        .map(check_id_token_alg)
+        .transpose()
+        .map_err(|m| bad("id_token_signed_response_alg", m))?;
     let require_pkce = req.require_pkce.unwrap_or(true);
     if let Some(uri) = &req.backchannel_logout_uri {
         check_backchannel_logout_uri(uri).map_err(|m| bad("backchannel_logout_uri", m))?;
@@ -333,6 +341,7 @@ pub fn validate(
             backchannel_logout_session_required: req
                 .backchannel_logout_session_required
                 .unwrap_or(false),
+            id_token_signed_response_alg,
         },
         warnings,
     ))
@@ -388,6 +397,17 @@ fn check_backchannel_logout_uri(uri: &str) -> Result<(), &'static str> {
         "http" if is_loopback_host(url.host_str()) => Ok(()),
         _ => Err("must be https (http only on a loopback host)"),
     }
+}
+
+/// OIDC Dynamic Client Registration 1.0 §2 `id_token_signed_response_alg`: one of the
+/// algorithms this server signs with (discovery's `id_token_signing_alg_values_supported`).
+/// `none` is refused: an unsigned ID token is only allowed when no token endpoint is involved
+/// (OIDC Core §2), and every flow here may use one.
+fn check_id_token_alg(alg: &str) -> Result<SigningAlg, &'static str> {
+    if alg == "none" {
+        return Err("none is not allowed: ID tokens are always signed");
+    }
+    SigningAlg::parse(alg).ok_or("unsupported algorithm; use ES256, RS256 or EdDSA")
 }
 
 /// A client's public keys: a JWK set with at least one asymmetric public key, and no private

@@ -188,6 +188,7 @@ impl GrantHandler for AuthorizationCode {
                 nonce: code.nonce.as_deref(),
                 sid: code.sid.as_deref(),
                 acr: code.acr.as_deref(),
+                refresh_family_expires_at: None,
             },
         )
         .await
@@ -213,6 +214,9 @@ pub(crate) struct UserGrant<'a> {
     /// The browser session the grant began in; ID tokens carry it, refresh tokens keep it.
     pub sid: Option<&'a str>,
     pub acr: Option<&'a str>,
+    /// The refresh family's absolute end when this is a refresh (RFC 9700 §4.14.2); `None`
+    /// starts a new family.
+    pub refresh_family_expires_at: Option<i64>,
 }
 
 /// Access token, ID token when `openid` was granted for it, refresh token when the client may
@@ -243,7 +247,7 @@ pub(crate) async fn issue_tokens(
         Some(issue_id_token(
             cx.state,
             IdTokenSpec {
-                client_id: &cx.client.id,
+                client: cx.client,
                 subject: grant.subject,
                 auth_time: grant.auth_time,
                 nonce: grant.nonce,
@@ -275,6 +279,7 @@ pub(crate) async fn issue_tokens(
                     scope: grant.granted,
                     audience: grant.granted_audience,
                     claims,
+                    family_expires_at: grant.refresh_family_expires_at,
                 },
                 cx.now,
             )

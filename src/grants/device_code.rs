@@ -223,6 +223,7 @@ impl GrantHandler for DeviceCode {
                 // The approving browser session is not the device's: tokens outlive it.
                 sid: None,
                 acr: None,
+                refresh_family_expires_at: None,
             },
         )
         .await

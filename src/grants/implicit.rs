@@ -77,7 +77,7 @@ pub async fn issue(
         let id_token = issue_id_token_with_claims(
             state,
             IdTokenSpec {
-                client_id: &client.id,
+                client,
                 subject: user_id,
                 auth_time,
                 // OIDC Core §3.2.2.11: the request's nonce (required, checked at /authorize).

@@ -131,6 +131,7 @@ impl GrantHandler for Password {
                 // No browser session: nothing for back-channel logout to name.
                 sid: None,
                 acr: None,
+                refresh_family_expires_at: None,
             },
         )
         .await?;

@@ -1,5 +1,7 @@
 //! RFC 6749 §6: refreshing an access token, with rotation and reuse detection (RFC 9700
-//! §4.14.2): every refresh token works once; a second use revokes its whole family.
+//! §4.14.2): every refresh token works once; a second use revokes its whole family. A token
+//! unused for `tokens.refresh_token_idle_lifetime` expires, and the family ends
+//! `tokens.refresh_token_lifetime` after its first token however busy it is (`issue_refresh_token`).
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -58,6 +60,7 @@ impl GrantHandler for RefreshToken {
         // The checks on what never changes come before the take, so a client's mistake
         // (another client, a wider scope) does not spend its token.
         let Some(found) = store.find_refresh_token(&hash, cx.now).await? else {
+            // An unused token past its idle window or its family's end is gone too.
             return Err(invalid().with_detail("unknown or expired refresh token"));
         };
         // RFC 6749 §6: the refresh token was issued to the authenticated client.
@@ -126,6 +129,8 @@ impl GrantHandler for RefreshToken {
                 nonce: None,
                 sid: kept_str("sid"),
                 acr: kept_str("acr"),
+                // RFC 9700 §4.14.2: the new token rotates within the same family's lifetime.
+                refresh_family_expires_at: Some(row.family_expires_at),
             },
         )
         .await

@@ -58,7 +58,7 @@ pub async fn notify(state: &AppState, ended: Vec<SessionClientRow>, now: i64) {
             continue;
         };
         let spec = LogoutTokenSpec {
-            client_id: &client.id,
+            client: &client,
             subject: &row.user_id,
             sid: &row.sid,
         };

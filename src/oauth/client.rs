@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::SigningAlg;
 use crate::store::ClientRow;
 
 /// RFC 7591 §2 `token_endpoint_auth_method`.
@@ -114,6 +115,11 @@ pub struct ClientMetadata {
     /// §2.2: the client needs `sid` in Logout Tokens (always sent here, so only recorded).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// OIDC Dynamic Client Registration 1.0 §2: the algorithm of this client's ID tokens (and
+    /// Logout Tokens). Absent: `tokens.id_token_alg`, so the server's default still applies to
+    /// clients registered without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +154,12 @@ impl Client {
 
     pub fn allowed_scopes(&self) -> impl Iterator<Item = &str> {
         self.meta.scope.split_ascii_whitespace()
+    }
+
+    /// The algorithm this client's ID tokens and Logout Tokens are signed with: its registered
+    /// `id_token_signed_response_alg`, else the server's `default` (`tokens.id_token_alg`).
+    pub fn id_token_alg(&self, default: SigningAlg) -> SigningAlg {
+        self.meta.id_token_signed_response_alg.unwrap_or(default)
     }
 
     pub fn may_use_resource(&self, identifier: &str) -> bool {

@@ -1,4 +1,6 @@
-//! OpenID Connect Core §2 and §3.1.3.6: the ID token, signed with `tokens.id_token_alg`.
+//! OpenID Connect Core §2 and §3.1.3.6: the ID token, signed with the client's
+//! `id_token_signed_response_alg` (OIDC Dynamic Client Registration 1.0 §2), else
+//! `tokens.id_token_alg`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +10,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
+use crate::oauth::client::Client;
 use crate::state::AppState;
 
 /// OIDC Core §2: the header type of an ID token (RFC 7519 §5.1).
@@ -15,7 +18,8 @@ pub const TYP_ID_TOKEN: &str = "JWT";
 
 /// What an ID token says about one authentication.
 pub struct IdTokenSpec<'a> {
-    pub client_id: &'a str,
+    /// The audience; its registration names the signing algorithm.
+    pub client: &'a Client,
     /// The user's stable id.
     pub subject: &'a str,
     pub auth_time: i64,
@@ -95,19 +99,20 @@ pub fn issue_id_token_with_claims(
         .filter(|(k, _)| !OWN.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let alg = state.config.tokens.id_token_alg;
+    // OIDC Dynamic Client Registration 1.0 §2: the algorithm the client registered.
+    let alg = spec.client.id_token_alg(state.config.tokens.id_token_alg);
     let claims = Claims {
         // OIDC Core §2: iss, sub, aud (the client), exp and iat are required.
         iss: &state.issuer,
         sub: spec.subject,
-        aud: spec.client_id,
+        aud: &spec.client.id,
         exp: now + state.config.tokens.id_token_lifetime as i64,
         iat: now,
         // OIDC Core §2: auth_time is required when max_age was asked; always sent here.
         auth_time: spec.auth_time,
         // OIDC Core §3.1.3.6: the nonce of the authentication request, unchanged.
         nonce: spec.nonce,
-        azp: spec.client_id,
+        azp: &spec.client.id,
         at_hash: spec.access_token.map(|t| at_hash(alg, t)),
         user_claims: &user_claims,
         sid: spec.sid,
@@ -118,7 +123,9 @@ pub fn issue_id_token_with_claims(
 
 /// The claims of an `id_token_hint` (OIDC Core §3.1.2.1, RP-Initiated Logout §2): an ID token
 /// this server signed for this issuer. Its signature must hold; `exp` is not checked, since
-/// an expired ID token is still a good hint.
+/// an expired ID token is still a good hint. Any of our keys will do, whatever algorithm the
+/// client registered: the key decides the algorithm (RFC 8725 §3.1), and a client whose
+/// `id_token_signed_response_alg` changed still holds hints signed the old way.
 pub fn verify_hint(state: &AppState, hint: &str) -> Option<Map<String, Value>> {
     let (header, claims) = state.keys.verify(hint)?;
     // Our ID tokens are typed `JWT`; an access token (`at+jwt`) is not a hint.

@@ -213,15 +213,25 @@ pub struct RefreshTokenSpec<'a> {
     pub audience: &'a [String],
     /// Further facts (`auth_time`) for the tokens it will be exchanged for.
     pub claims: Map<String, Value>,
+    /// The end of the family this token rotates within (the spent token's
+    /// `family_expires_at`); `None` for a grant's first refresh token, whose family starts now.
+    pub family_expires_at: Option<i64>,
 }
 
-/// A refresh token: 256 random bits, of which the store keeps only the SHA-256.
+/// A refresh token: 256 random bits, of which the store keeps only the SHA-256. RFC 9700
+/// §4.14.2: it expires when unused for `tokens.refresh_token_idle_lifetime`, and never later
+/// than its family's absolute end, however often the family rotates.
 pub async fn issue_refresh_token(
     state: &AppState,
     spec: RefreshTokenSpec<'_>,
     now: i64,
 ) -> Result<String, OAuthError> {
     let token = random_token();
+    let tokens = &state.config.tokens;
+    let family_expires_at = spec
+        .family_expires_at
+        .unwrap_or(now + tokens.refresh_token_lifetime as i64);
+    let expires_at = (now + tokens.refresh_token_idle_lifetime as i64).min(family_expires_at);
     state
         .store
         .insert_refresh_token(&RefreshTokenRow {
@@ -233,7 +243,8 @@ pub async fn issue_refresh_token(
             audience: serde_json::to_string(spec.audience).unwrap_or_default(),
             claims: Value::Object(spec.claims).to_string(),
             issued_at: now,
-            expires_at: now + state.config.tokens.refresh_token_lifetime as i64,
+            expires_at,
+            family_expires_at,
             consumed_at: None,
         })
         .await?;

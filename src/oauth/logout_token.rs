@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::OAuthError;
+use crate::oauth::client::Client;
 use crate::state::AppState;
 
 /// §2.4: the explicit type of a Logout Token (RFC 8725 §3.11), so it cannot pass for an ID
@@ -17,7 +18,8 @@ pub const LOGOUT_TOKEN_LIFETIME: i64 = 120;
 
 /// Whose session ended, for which client.
 pub struct LogoutTokenSpec<'a> {
-    pub client_id: &'a str,
+    /// The audience; signed with the algorithm of its ID tokens.
+    pub client: &'a Client,
     pub subject: &'a str,
     pub sid: &'a str,
 }
@@ -36,7 +38,9 @@ struct Claims<'a> {
 
 /// §2.4: iss, aud, iat, exp, jti, `sub` and `sid` (both: the client may key its sessions on
 /// either, and `backchannel_logout_session_required` is met), `events`, and never a `nonce`
-/// (§2.4: a Logout Token must not be mistaken for an ID token). Signed like the ID tokens.
+/// (§2.4: a Logout Token must not be mistaken for an ID token). Signed like the client's ID
+/// tokens (its `id_token_signed_response_alg`, else `tokens.id_token_alg`): §2.6 has the
+/// client validate it as it validates ID tokens, so it expects that algorithm.
 pub fn issue_logout_token(
     state: &AppState,
     spec: LogoutTokenSpec<'_>,
@@ -46,7 +50,7 @@ pub fn issue_logout_token(
     events.insert(BACKCHANNEL_LOGOUT_EVENT.into(), Value::Object(Map::new()));
     let claims = Claims {
         iss: &state.issuer,
-        aud: spec.client_id,
+        aud: &spec.client.id,
         iat: now,
         exp: now + LOGOUT_TOKEN_LIFETIME,
         jti: uuid::Uuid::new_v4().simple().to_string(),
@@ -54,10 +58,6 @@ pub fn issue_logout_token(
         sid: spec.sid,
         events,
     };
-    Ok(state.keys.sign(
-        state.config.tokens.id_token_alg,
-        TYP_LOGOUT_TOKEN,
-        &claims,
-        now,
-    )?)
+    let alg = spec.client.id_token_alg(state.config.tokens.id_token_alg);
+    Ok(state.keys.sign(alg, TYP_LOGOUT_TOKEN, &claims, now)?)
 }

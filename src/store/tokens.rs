@@ -27,7 +27,11 @@ pub struct RefreshTokenRow {
     pub audience: String,
     pub claims: String,
     pub issued_at: i64,
+    /// Unused: the end of its idle window (RFC 9700 §4.14.2), never past `family_expires_at`.
+    /// Consumed: `family_expires_at`, so a replay is recognised as long as the family lives.
     pub expires_at: i64,
+    /// The absolute end of the family: its first token's issue + `tokens.refresh_token_lifetime`.
+    pub family_expires_at: i64,
     pub consumed_at: Option<i64>,
 }
 
@@ -151,8 +155,8 @@ impl Store {
     pub async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, \
-             audience, claims, issued_at, expires_at, consumed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+             audience, claims, issued_at, expires_at, family_expires_at, consumed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
         )
         .bind(&t.token_hash)
         .bind(&t.grant_id)
@@ -163,13 +167,15 @@ impl Store {
         .bind(&t.claims)
         .bind(t.issued_at)
         .bind(t.expires_at)
+        .bind(t.family_expires_at)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// The refresh token with this digest, used or not, if it has not expired.
+    /// The refresh token with this digest, used or not, if it has not expired (an unused one
+    /// within its idle window, a used one within its family's lifetime).
     pub async fn find_refresh_token(
         &self,
         hash: &str,
@@ -177,7 +183,7 @@ impl Store {
     ) -> Result<Option<RefreshTokenRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, RefreshTokenRow>(
             "SELECT token_hash, grant_id, client_id, subject, scope, audience, claims, \
-             issued_at, expires_at, consumed_at FROM refresh_tokens \
+             issued_at, expires_at, family_expires_at, consumed_at FROM refresh_tokens \
              WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(hash)
@@ -186,17 +192,18 @@ impl Store {
         .await)?)
     }
 
-    /// Takes a refresh token for rotation: one atomic statement decides the single winner.
+    /// Takes a refresh token for rotation: one atomic statement decides the single winner. The
+    /// spent row is kept until its family's end, as evidence against a replay.
     pub async fn consume_refresh_token(
         &self,
         hash: &str,
         now: i64,
     ) -> Result<Consumed<RefreshTokenRow>> {
         let taken = on_pool!(self, pool => sqlx::query_as::<_, RefreshTokenRow>(
-            "UPDATE refresh_tokens SET consumed_at = $2 \
+            "UPDATE refresh_tokens SET consumed_at = $2, expires_at = family_expires_at \
              WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
              RETURNING token_hash, grant_id, client_id, subject, scope, audience, claims, \
-             issued_at, expires_at, consumed_at",
+             issued_at, expires_at, family_expires_at, consumed_at",
         )
         .bind(hash)
         .bind(now)

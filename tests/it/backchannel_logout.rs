@@ -26,7 +26,7 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// A relying party's back-channel logout endpoint, inside the test: every POST to
 /// `/logout/{app}` is recorded as (app, logout_token). `/slow/{app}` never answers in time.
-struct Receiver {
+pub struct Receiver {
     base: String,
     received: Mutex<UnboundedReceiver<(String, String)>>,
 }
@@ -37,7 +37,7 @@ struct LogoutForm {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let (tx, rx) = unbounded_channel::<(String, String)>();
         let app = axum::Router::new()
             .route(
@@ -70,12 +70,12 @@ impl Receiver {
         }
     }
 
-    fn uri(&self, app: &str) -> String {
+    pub fn uri(&self, app: &str) -> String {
         format!("{}/logout/{app}", self.base)
     }
 
     /// Everything received within a short while, sorted by app.
-    async fn drain(&self) -> Vec<(String, String)> {
+    pub async fn drain(&self) -> Vec<(String, String)> {
         let mut rx = self.received.lock().await;
         let mut got = Vec::new();
         while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await
@@ -99,7 +99,7 @@ async fn app(server: &TestServer, name: &str, logout_uri: Option<String>) -> Cli
 
 /// Signs `app` in through the browser `b` (signing in with the password when asked) and
 /// returns the token response.
-async fn browser_sign_in(server: &TestServer, b: &reqwest::Client, app: &Client) -> Value {
+pub async fn browser_sign_in(server: &TestServer, b: &reqwest::Client, app: &Client) -> Value {
     let p = pkce();
     let query: Vec<(String, String)> = [
         ("response_type", "code"),
@@ -127,7 +127,7 @@ async fn browser_sign_in(server: &TestServer, b: &reqwest::Client, app: &Client)
     tokens
 }
 
-async fn alice_id(server: &TestServer) -> String {
+pub async fn alice_id(server: &TestServer) -> String {
     let (status, users) = server.admin_get("/users").await;
     assert_eq!(status, 200, "{users}");
     users["users"]
@@ -141,14 +141,15 @@ async fn alice_id(server: &TestServer) -> String {
         .to_string()
 }
 
-/// A relying party's Logout Token validation (§2.6): signature against the published JWKS,
-/// `typ`, and every claim. Returns the claims.
-async fn validate_logout_token(
+/// A relying party's Logout Token validation (§2.6): signature against the published JWKS
+/// with the algorithm of the client's ID tokens, `typ`, and every claim. Returns the claims.
+pub async fn validate_logout_token(
     server: &TestServer,
     client: &Client,
     token: &str,
     sub: &str,
     sid: &str,
+    alg: Algorithm,
 ) -> Value {
     let header = jwt_header(token);
     assert_eq!(header["typ"], "logout+jwt", "{header}");
@@ -163,8 +164,7 @@ async fn validate_logout_token(
         .clone();
     let jwk: Jwk = serde_json::from_value(published).expect("a JWK");
     let key = DecodingKey::from_jwk(&jwk).expect("a public key");
-    // Signed like the ID tokens: RS256 by default.
-    let mut validation = Validation::new(Algorithm::RS256);
+    let mut validation = Validation::new(alg);
     validation.set_issuer(&[&server.base]);
     validation.set_audience(&[&client.id]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
@@ -249,8 +249,9 @@ async fn logout_notifies_every_app_of_the_session(db: TestDb) {
     let got = rp.drain().await;
     let apps: Vec<&str> = got.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(apps, ["mail", "photos"], "only the apps of the session");
-    validate_logout_token(&server, &mail, &got[0].1, &sub, &sid).await;
-    let photo_claims = validate_logout_token(&server, &photos, &got[1].1, &sub, &sid).await;
+    validate_logout_token(&server, &mail, &got[0].1, &sub, &sid, Algorithm::RS256).await;
+    let photo_claims =
+        validate_logout_token(&server, &photos, &got[1].1, &sub, &sid, Algorithm::RS256).await;
     let mail_claims = jwt_claims(&got[0].1);
     assert_ne!(photo_claims["jti"], mail_claims["jti"], "one jti per token");
 
@@ -332,7 +333,7 @@ async fn disabling_a_user_logs_out_and_revokes_everything(db: TestDb) {
 
     let got = rp.drain().await;
     assert_eq!(got.len(), 1, "{got:?}");
-    validate_logout_token(&server, &photos, &got[0].1, &sub, &sid).await;
+    validate_logout_token(&server, &photos, &got[0].1, &sub, &sid, Algorithm::RS256).await;
     // RFC 7662 §2.2: the access token is no longer active, nor the refresh token.
     assert!(!is_active(&server, &photos, access).await);
     assert!(!is_active(&server, &photos, refresh).await);
@@ -409,7 +410,7 @@ async fn deleting_a_user_logs_out_and_revokes_everything(db: TestDb) {
     assert_eq!(response.status(), 204);
     let got = rp.drain().await;
     assert_eq!(got.len(), 1, "{got:?}");
-    validate_logout_token(&server, &photos, &got[0].1, &sub, &sid).await;
+    validate_logout_token(&server, &photos, &got[0].1, &sub, &sid, Algorithm::RS256).await;
     assert!(!is_active(&server, &photos, access).await);
     let (status, body) = token(
         &server,

@@ -1,5 +1,7 @@
 //! RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2): each refresh
-//! token works once, and a second use kills its whole family.
+//! token works once, and a second use kills its whole family. A token unused for
+//! `tokens.refresh_token_idle_lifetime` expires; a family ends `tokens.refresh_token_lifetime`
+//! after its first token, however busy.
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
@@ -194,7 +196,108 @@ async fn concurrent_refreshes_have_one_winner(db: TestDb) {
     server.stop().await;
 }
 
+/// The refresh token's `exp` as introspection reports it (`None`: inactive).
+async fn expiry(server: &TestServer, client: &Client, refresh_token: &str) -> Option<i64> {
+    let (status, info) = server.introspect(client, refresh_token).await;
+    assert_eq!(status, 200, "{info}");
+    (info["active"] == json!(true)).then(|| info["exp"].as_i64().expect("exp"))
+}
+
+async fn idle_lifetime_expires_unused_tokens(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
+    let clock = &server.state.clock;
+    let idle = server.state.config.tokens.refresh_token_idle_lifetime as i64;
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+
+    // Used within its idle window, a token works, and the new one has a fresh idle window
+    // that reaches past the old one's end.
+    let t0 = server.state.now();
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
+    assert_eq!(expiry(&server, &web, r1).await, Some(t0 + idle));
+    clock.advance(idle - 1);
+    let (status, second) = refresh(&server, &web, r1, &[]).await;
+    assert_eq!(status, 200, "{second}");
+    let r2 = str_of(&second, "refresh_token");
+    assert_eq!(expiry(&server, &web, r2).await, Some(t0 + 2 * idle - 1));
+    clock.advance(idle - 1);
+    let (status, third) = refresh(&server, &web, r2, &[]).await;
+    assert_eq!(status, 200, "{third}");
+    let r3 = str_of(&third, "refresh_token");
+    // A spent token replayed after its own idle end is still a replay while its family lives
+    // (RFC 9700 §4.14.2): the family dies.
+    let (status, body) = refresh(&server, &web, r1, &[]).await;
+    assert_error(status, &body, "invalid_grant", "replay past the idle end");
+    assert_eq!(expiry(&server, &web, r3).await, None, "family revoked");
+
+    // Not used within the idle lifetime: inactive at introspection, invalid_grant at /token.
+    let fresh = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let s1 = str_of(&fresh, "refresh_token");
+    clock.advance(idle - 1);
+    assert!(is_active(&server, &web, s1).await);
+    clock.advance(1);
+    assert!(!is_active(&server, &web, s1).await, "idle-expired");
+    let (status, body) = refresh(&server, &web, s1, &[]).await;
+    assert_error(status, &body, "invalid_grant", "idle-expired refresh token");
+    server.stop().await;
+}
+
+async fn a_busy_family_still_ends_at_its_absolute_end(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
+    let clock = &server.state.clock;
+    let idle = server.state.config.tokens.refresh_token_idle_lifetime as i64;
+    let absolute = server.state.config.tokens.refresh_token_lifetime as i64;
+    assert!(idle < absolute, "the defaults make the two differ");
+    resources(&server).await;
+    let web = web_client(&server, "web app", json!({})).await;
+    let start = server.state.now();
+    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let mut current = str_of(&first, "refresh_token").to_string();
+    // Refreshed just before each idle end: every new token gets a new idle window, cut short
+    // at the family's end, start + refresh_token_lifetime.
+    let mut rotations = 0;
+    while server.state.now() + idle < start + absolute {
+        clock.advance(idle - 1);
+        let (status, body) = refresh(&server, &web, &current, &[]).await;
+        assert_eq!(status, 200, "rotation {rotations}: {body}");
+        current = str_of(&body, "refresh_token").to_string();
+        let now = server.state.now();
+        assert_eq!(
+            expiry(&server, &web, &current).await,
+            Some((now + idle).min(start + absolute)),
+            "rotation {rotations}"
+        );
+        rotations += 1;
+    }
+    assert!(rotations >= 2, "{rotations}");
+    // The last token of the family lives until the absolute end, and rotation at the last
+    // second does not extend it.
+    clock.advance(start + absolute - 1 - server.state.now());
+    let (status, body) = refresh(&server, &web, &current, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    current = str_of(&body, "refresh_token").to_string();
+    assert_eq!(
+        expiry(&server, &web, &current).await,
+        Some(start + absolute)
+    );
+    clock.advance(1);
+    assert!(!is_active(&server, &web, &current).await);
+    let (status, body) = refresh(&server, &web, &current, &[]).await;
+    assert_error(
+        status,
+        &body,
+        "invalid_grant",
+        "past the family's absolute end",
+    );
+    server.stop().await;
+}
+
 both_stores!(
+    idle_lifetime_expires_unused_tokens,
+    a_busy_family_still_ends_at_its_absolute_end,
     rotation_detects_reuse_and_kills_the_family,
     scope_may_narrow_never_widen,
     refresh_token_belongs_to_its_client,
