@@ -35,6 +35,7 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub device: DeviceConfig,
     pub assertions: AssertionConfig,
+    pub housekeeping: HousekeepingConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`,
     /// `device_code.html`, `device_approve.html`, `device_done.html`).
@@ -104,6 +105,29 @@ pub struct TokenConfig {
     pub authorization_code_lifetime: u64,
     /// Upper bound on `exp - now` of a client assertion (RFC 7523 §3 item 4).
     pub client_assertion_max_lifetime: u64,
+}
+
+/// The background task that deletes expired rows (`tasks.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HousekeepingConfig {
+    /// Run the task on this node. Several nodes may run it at once: deleting an expired row
+    /// twice is harmless.
+    pub enabled: bool,
+    /// Seconds between passes.
+    pub interval: u64,
+    /// Rows deleted per statement: bounds how long one statement holds its locks.
+    pub batch_size: u64,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: 300,
+            batch_size: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,6 +261,7 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             device: DeviceConfig::default(),
             assertions: AssertionConfig::default(),
+            housekeeping: HousekeepingConfig::default(),
             templates_dir: None,
         }
     }
@@ -553,6 +578,12 @@ impl Config {
                 86_400,
             ),
             ("assertions.clock_skew", self.assertions.clock_skew, 600),
+            ("housekeeping.interval", self.housekeeping.interval, 86_400),
+            (
+                "housekeeping.batch_size",
+                self.housekeeping.batch_size,
+                100_000,
+            ),
         ] {
             if value == 0 || value > max {
                 return Err(ConfigError::new(
@@ -747,6 +778,29 @@ mod tests {
                 "http.cors_allowed_origins",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn housekeeping_bounds_name_the_field() {
+        let c = Config::default();
+        assert!(c.housekeeping.enabled);
+        assert_eq!(
+            (c.housekeeping.interval, c.housekeeping.batch_size),
+            (300, 1000)
+        );
+        for (interval, batch_size, field) in [
+            (0, 1000, "housekeeping.interval"),
+            (86_401, 1000, "housekeeping.interval"),
+            (300, 0, "housekeeping.batch_size"),
+            (300, 100_001, "housekeeping.batch_size"),
+        ] {
+            let mut c = Config::default();
+            c.housekeeping.interval = interval;
+            c.housekeeping.batch_size = batch_size;
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.field, field);
+            assert_eq!(e.env, env_name(field));
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod secret;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod tasks;
 pub mod throttle;
 
 use std::future::Future;
@@ -93,13 +94,19 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests. Reloads the key ring on
-/// a timer so rotations made by other nodes take effect here.
+/// a timer so rotations made by other nodes take effect here, and (unless
+/// `housekeeping.enabled` is off) purges expired rows on another (`tasks::housekeeping`).
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let reload = tokio::spawn(reload_keys(state.clone()));
+    let housekeeping = state
+        .config
+        .housekeeping
+        .enabled
+        .then(|| tokio::spawn(tasks::housekeeping(state.clone())));
     let result = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -107,6 +114,10 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await;
     reload.abort();
+    // A pass cut short here loses nothing: each batch is its own statement.
+    if let Some(task) = housekeeping {
+        task.abort();
+    }
     result
 }
 

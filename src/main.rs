@@ -46,6 +46,9 @@ enum Command {
     /// Manage admin API tokens.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Delete expired codes, tokens, sessions and replay-cache entries now (one housekeeping
+    /// pass); prints each table's count as it goes, then all counts as JSON.
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -463,6 +466,18 @@ async fn real_main() -> anyhow::Result<()> {
                 admin::tokens::create(store, &Actor::cli(), &description, expires_in, now).await?;
             eprintln!("admin token created; it is shown once, store it now:");
             print_json(&created);
+        }
+        Command::Purge => {
+            let counts = portcullis::tasks::purge_once(&state, |table, n| {
+                eprintln!("{table}: {n} expired rows deleted")
+            })
+            .await?;
+            let by_table: serde_json::Map<String, serde_json::Value> = counts
+                .0
+                .iter()
+                .map(|(t, n)| (t.to_string(), (*n).into()))
+                .collect();
+            print_json(&by_table);
         }
     }
     state.store.close().await;

@@ -251,10 +251,15 @@ pub async fn record_user_code_miss(
     Ok(())
 }
 
-/// Deletes counters that neither block nor remember anything any more.
-pub async fn purge(store: &Store, config: &ThrottleConfig, now: i64) -> Result<u64, StoreError> {
+/// Deletes at most `limit` counters that neither block nor remember anything any more.
+pub async fn purge(
+    store: &Store,
+    config: &ThrottleConfig,
+    now: i64,
+    limit: i64,
+) -> Result<u64, StoreError> {
     store
-        .purge_sign_in_throttle(now, now - config.window as i64)
+        .purge_sign_in_throttle(now, now - config.window as i64, limit)
         .await
 }
 

@@ -94,4 +94,23 @@ impl Store {
             _ => Consumed::Missing,
         })
     }
+
+    /// Removes at most `limit` authorization codes of no more use: unused ones expired at
+    /// `now`, used ones expired at `used_before`. The caller passes `now` minus the longest
+    /// access-token lifetime: until then the access token the code bought may live, and
+    /// `revoke_user` finds its grant through this row (and a replay is still told).
+    pub async fn delete_expired_codes(
+        &self,
+        now: i64,
+        used_before: i64,
+        limit: i64,
+    ) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash \
+             FROM authorization_codes WHERE (consumed_at IS NULL AND expires_at <= $1) \
+             OR expires_at <= $2 LIMIT $3)",
+            &[now, used_before, limit],
+        )
+        .await
+    }
 }

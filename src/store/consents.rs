@@ -101,14 +101,13 @@ impl Store {
         )
     }
 
-    /// Removes expired pending requests; returns how many.
-    pub async fn delete_expired_authorization_requests(&self, now: i64) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "DELETE FROM authorization_requests WHERE expires_at <= $1",
+    /// Removes at most `limit` expired pending requests; returns how many.
+    pub async fn delete_expired_authorization_requests(&self, now: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM authorization_requests WHERE id_hash IN (SELECT id_hash \
+             FROM authorization_requests WHERE expires_at <= $1 LIMIT $2)",
+            &[now, limit],
         )
-        .bind(now)
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
     }
 }

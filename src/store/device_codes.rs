@@ -235,14 +235,22 @@ impl Store {
         })
     }
 
-    /// Removes device codes that expired before `before`; returns how many.
-    pub async fn delete_expired_device_codes(&self, before: i64) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "DELETE FROM device_codes WHERE expires_at <= $1",
+    /// Removes at most `limit` device codes that are of no more use: unused ones expired at
+    /// `now`, used ones expired at `used_before`, the caller's `now` minus the longest an
+    /// access token lives, so a replay of a used code is still told (and its grant revoked)
+    /// while tokens it produced may live. Returns how many went.
+    pub async fn delete_expired_device_codes(
+        &self,
+        now: i64,
+        used_before: i64,
+        limit: i64,
+    ) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM device_codes WHERE device_code_hash IN (SELECT device_code_hash \
+             FROM device_codes WHERE (consumed_at IS NULL AND expires_at <= $1) \
+             OR expires_at <= $2 LIMIT $3)",
+            &[now, used_before, limit],
         )
-        .bind(before)
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
     }
 }

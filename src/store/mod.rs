@@ -11,6 +11,7 @@ mod device_codes;
 mod issuers;
 mod keys;
 mod legacy_usage;
+mod purge;
 mod resources;
 mod session_clients;
 mod sessions;

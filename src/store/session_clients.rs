@@ -49,14 +49,14 @@ impl Store {
         )
     }
 
-    /// Removes rows of sessions past their absolute end; returns how many.
-    pub async fn delete_expired_session_clients(&self, now: i64) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "DELETE FROM session_clients WHERE expires_at <= $1",
+    /// Removes at most `limit` rows of sessions past their absolute end; returns how many.
+    /// The primary key is two columns: a row value, which both dialects read.
+    pub async fn delete_expired_session_clients(&self, now: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM session_clients WHERE (sid, client_id) IN (SELECT sid, client_id \
+             FROM session_clients WHERE expires_at <= $1 LIMIT $2)",
+            &[now, limit],
         )
-        .bind(now)
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
     }
 }

@@ -77,15 +77,19 @@ impl Store {
         .await)?)
     }
 
-    /// Removes sessions past their absolute end or idle since `idle_since`; returns how many.
-    pub async fn delete_expired_sessions(&self, now: i64, idle_since: i64) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2",
+    /// Removes at most `limit` sessions past their absolute end or idle since `idle_since`
+    /// (the same rules `touch_session` reads them by); returns how many.
+    pub async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_since: i64,
+        limit: i64,
+    ) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions \
+             WHERE expires_at <= $1 OR last_seen_at <= $2 LIMIT $3)",
+            &[now, idle_since, limit],
         )
-        .bind(now)
-        .bind(idle_since)
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
     }
 }

@@ -140,16 +140,20 @@ impl Store {
     }
 
     /// Deletes counters that no longer block and whose last failure is older than
-    /// `forget_before` (they would restart from zero anyway). Returns how many went.
-    pub async fn purge_sign_in_throttle(&self, now: i64, forget_before: i64) -> Result<u64> {
-        Ok(on_pool!(self, pool => sqlx::query(
-            "DELETE FROM sign_in_throttle WHERE blocked_until <= $1 AND last_failure_at < $2",
+    /// `forget_before` (they would restart from zero anyway), at most `limit` of them.
+    /// Returns how many went.
+    pub async fn purge_sign_in_throttle(
+        &self,
+        now: i64,
+        forget_before: i64,
+        limit: i64,
+    ) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM sign_in_throttle WHERE throttle_key IN (SELECT throttle_key \
+             FROM sign_in_throttle WHERE blocked_until <= $1 AND last_failure_at < $2 LIMIT $3)",
+            &[now, forget_before, limit],
         )
-        .bind(now)
-        .bind(forget_before)
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
     }
 }
 

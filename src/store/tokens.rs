@@ -245,4 +245,51 @@ impl Store {
         });
         Ok(())
     }
+
+    // Housekeeping (`tasks.rs`): batched deletes of rows no token can need any more.
+
+    /// Removes at most `limit` opaque access tokens expired at `now`; returns how many.
+    pub async fn delete_expired_opaque_tokens(&self, now: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash \
+             FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
+            &[now, limit],
+        )
+        .await
+    }
+
+    /// Removes at most `limit` refresh-token rows, used or not, that expired at or before
+    /// `before`. The caller passes `now` minus the longest access-token lifetime: until then an
+    /// access token issued beside or from the row may live, and `revoke_user` finds its grant
+    /// through this row (a used row also still tells a replay).
+    pub async fn delete_expired_refresh_tokens(&self, before: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash \
+             FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+            &[before, limit],
+        )
+        .await
+    }
+
+    /// Removes at most `limit` deny-list entries past their `expires_at`, which every writer
+    /// sets to when the last token they deny is dead; returns how many.
+    pub async fn delete_expired_revocations(&self, now: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM revocations WHERE revoked_key IN (SELECT revoked_key \
+             FROM revocations WHERE expires_at <= $1 LIMIT $2)",
+            &[now, limit],
+        )
+        .await
+    }
+
+    /// Removes at most `limit` one-time ids past their expiry (the assertion they came in is
+    /// refused as expired by then, so the replay cache need not remember it).
+    pub async fn delete_expired_jtis(&self, now: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM used_jtis WHERE (issuer, jti) IN (SELECT issuer, jti \
+             FROM used_jtis WHERE expires_at <= $1 LIMIT $2)",
+            &[now, limit],
+        )
+        .await
+    }
 }

@@ -652,7 +652,7 @@ async fn expired_sessions_are_purged(db: TestDb) {
     let purged = server
         .state
         .store
-        .delete_expired_sessions(now, now - 100)
+        .delete_expired_sessions(now, now - 100, 1000)
         .await
         .unwrap();
     assert_eq!(purged, 1);

@@ -163,12 +163,12 @@ async fn failures_are_forgotten_after_the_window(db: TestDb) {
     // Purging drops counters that neither block nor remember anything.
     fail(&server, "bob", ip("192.0.2.2")).await;
     let config = &server.state.config.throttle;
-    let purged = throttle::purge(&server.state.store, config, server.state.now())
+    let purged = throttle::purge(&server.state.store, config, server.state.now(), 1000)
         .await
         .expect("purge");
     assert_eq!(purged, 0);
     server.state.clock.advance(window + 1);
-    let purged = throttle::purge(&server.state.store, config, server.state.now())
+    let purged = throttle::purge(&server.state.store, config, server.state.now(), 1000)
         .await
         .expect("purge");
     assert_eq!(purged, 4);
