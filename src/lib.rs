@@ -93,12 +93,16 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests. Reloads the key ring on
-/// a timer so rotations made by other nodes take effect here.
+/// a timer so rotations made by other nodes take effect here. With `metrics.bind`, serves
+/// `/metrics` there too.
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let metrics = http::metrics::bind_separately(&state)
+        .await?
+        .map(tokio::spawn);
     let reload = tokio::spawn(reload_keys(state.clone()));
     let result = axum::serve(
         listener,
@@ -107,6 +111,9 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await;
     reload.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     result
 }
 
