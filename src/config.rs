@@ -36,6 +36,7 @@ pub struct Config {
     pub device: DeviceConfig,
     pub assertions: AssertionConfig,
     pub housekeeping: HousekeepingConfig,
+    pub metrics: MetricsConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`,
     /// `device_code.html`, `device_approve.html`, `device_done.html`).
@@ -262,6 +263,7 @@ impl Default for Config {
             device: DeviceConfig::default(),
             assertions: AssertionConfig::default(),
             housekeeping: HousekeepingConfig::default(),
+            metrics: MetricsConfig::default(),
             templates_dir: None,
         }
     }
@@ -350,6 +352,19 @@ impl Default for ClientConfig {
             secret_grace_period: 24 * 3600,
         }
     }
+}
+
+/// Prometheus metrics at `/metrics` (`http/metrics.rs`). Off by default: request and token
+/// counts reveal traffic.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// A separate address to serve `/metrics` on (e.g. `127.0.0.1:9090`); unset, the main
+    /// port serves it.
+    pub bind: Option<SocketAddr>,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub bearer_token: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -675,7 +690,51 @@ impl Config {
                 "legacy.password is on: the password grant is deprecated (RFC 9700 §2.4)".into(),
             );
         }
+        self.validate_metrics(&mut warnings)?;
         Ok(warnings)
+    }
+
+    /// The `metrics` section: a separate address must not be the main one, and a bearer token
+    /// must be long enough not to be guessed.
+    fn validate_metrics(&self, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+        let m = &self.metrics;
+        if let Some(bind) = m.bind {
+            let same_ip = bind.ip() == self.bind.ip()
+                || bind.ip().is_unspecified()
+                || self.bind.ip().is_unspecified();
+            if bind.port() != 0 && bind.port() == self.bind.port() && same_ip {
+                return Err(ConfigError::new(
+                    "metrics.bind",
+                    format!(
+                        "{bind} is the main address ({}): leave it unset to serve /metrics there",
+                        self.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(token) = &m.bearer_token
+            && token.expose().len() < 32
+        {
+            return Err(ConfigError::new(
+                "metrics.bearer_token",
+                "must be at least 32 characters",
+            ));
+        }
+        if !m.enabled && (m.bind.is_some() || m.bearer_token.is_some()) {
+            warnings.push(
+                "metrics.bind or metrics.bearer_token is set but metrics.enabled is false: \
+                 /metrics is not served"
+                    .into(),
+            );
+        }
+        if m.enabled && m.bind.is_none() && m.bearer_token.is_none() {
+            warnings.push(
+                "metrics are served on the main port to anyone who can reach it: set \
+                 metrics.bearer_token, or metrics.bind to a private address"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// The issuer identifier, without a trailing slash.
@@ -709,6 +768,21 @@ mod tests {
         ] {
             assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
         }
+    }
+
+    #[test]
+    fn metrics_settings_name_the_field() {
+        let mut c = Config::default();
+        c.metrics.enabled = true;
+        c.metrics.bind = Some(c.bind);
+        assert_eq!(c.validate().unwrap_err().field, "metrics.bind");
+        c.metrics.bind = Some("127.0.0.1:9090".parse().unwrap());
+        c.metrics.bearer_token = Some(Secret::new("short"));
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.field, "metrics.bearer_token");
+        assert!(e.to_string().contains("PORTCULLIS_METRICS_BEARER_TOKEN"));
+        c.metrics.bearer_token = Some(Secret::new("x".repeat(32)));
+        assert!(c.validate().is_ok());
     }
 
     #[test]

@@ -94,13 +94,17 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests. Reloads the key ring on
-/// a timer so rotations made by other nodes take effect here, and (unless
-/// `housekeeping.enabled` is off) purges expired rows on another (`tasks::housekeeping`).
+/// a timer so rotations made by other nodes take effect here, (unless
+/// `housekeeping.enabled` is off) purges expired rows on another (`tasks::housekeeping`),
+/// and with `metrics.bind` serves `/metrics` there too.
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let metrics = http::metrics::bind_separately(&state)
+        .await?
+        .map(tokio::spawn);
     let reload = tokio::spawn(reload_keys(state.clone()));
     let housekeeping = state
         .config
@@ -117,6 +121,9 @@ pub async fn run(
     // A pass cut short here loses nothing: each batch is its own statement.
     if let Some(task) = housekeeping {
         task.abort();
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
     }
     result
 }

@@ -29,6 +29,8 @@ pub mod path {
     pub const SIGNED_OUT: &str = "/signed-out";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
+    /// Prometheus text exposition (`http/metrics.rs`), when `metrics.enabled`.
+    pub const METRICS: &str = "/metrics";
     pub const ADMIN: &str = "/admin";
 }
 

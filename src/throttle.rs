@@ -147,6 +147,10 @@ pub async fn record_success(
     Ok(())
 }
 
+/// Password checks by outcome (`success`, `failure`); refusals before the check are
+/// `portcullis_sign_in_throttled_total`.
+const SIGN_INS: &str = "portcullis_sign_ins_total";
+
 /// What a password check behind the throttle came to.
 #[derive(Debug)]
 pub enum SignIn {
@@ -172,11 +176,14 @@ pub async fn sign_in(
         return Ok(SignIn::Throttled(throttled));
     }
     match authenticate(&state.store, username, password).await? {
+        // Counted by outcome only: a username in a label would publish who signs in.
         Some(user) => {
+            metrics::counter!(SIGN_INS, "outcome" => "success").increment(1);
             record_success(state, username, ip, now).await?;
             Ok(SignIn::User(Box::new(user)))
         }
         None => {
+            metrics::counter!(SIGN_INS, "outcome" => "failure").increment(1);
             record_failure(state, username, ip, now).await?;
             Ok(SignIn::Refused)
         }

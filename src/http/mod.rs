@@ -1,5 +1,5 @@
 //! The HTTP surface: one file per endpoint, the router, and the layers every request passes
-//! (request id, tracing without query strings, body limit, timeout, panic guard).
+//! (request id, tracing without query strings, body limit, timeout, panic guard, metrics).
 
 pub mod admin;
 pub mod authorize;
@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod introspect;
 pub mod logout;
+pub mod metrics;
 pub mod revoke;
 pub mod signin;
 pub mod token;
@@ -84,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(path::AUTHORIZE_SIGNIN, post(signin::signin))
         .route(path::AUTHORIZE_CONSENT, post(consent::consent))
         .merge(device_routes(&state))
+        .merge(metrics::routes(&state))
         .route(path::INTROSPECT, post(introspect::introspect))
         .route(path::HEALTHZ, get(health::healthz))
         .route(path::READYZ, get(health::readyz))
@@ -108,6 +110,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost, so a 408 or a caught panic is counted and timed like any answer.
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

@@ -23,6 +23,7 @@ mod jwt_bearer;
 mod keys;
 mod legacy;
 mod logout;
+mod metrics;
 mod pages;
 mod persistence;
 mod refresh;
