@@ -54,7 +54,12 @@ struct Claims<'a> {
     sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     acr: Option<&'a str>,
+    amr: [&'static str; 1],
 }
+
+/// OIDC Core §2 `amr` with RFC 8176 §2 values: every sign-in here is by password (`pwd`),
+/// whichever flow then issues the ID token.
+const AMR_PASSWORD: [&str; 1] = ["pwd"];
 
 /// OIDC Core §3.1.3.6: the left half of the hash of the access token's ASCII, base64url,
 /// with the hash of the signing algorithm (SHA-512 for EdDSA over Ed25519).
@@ -117,6 +122,7 @@ pub fn issue_id_token_with_claims(
         user_claims: &user_claims,
         sid: spec.sid,
         acr: spec.acr,
+        amr: AMR_PASSWORD,
     };
     Ok(state.keys.sign(alg, TYP_ID_TOKEN, &claims, now)?)
 }

@@ -224,6 +224,8 @@ pub async fn validate_id_token(
     );
     assert!(iat <= now && now < exp, "iat {iat} exp {exp} now {now}");
     assert!(claims["auth_time"].as_i64().unwrap() <= iat, "{claims}");
+    // RFC 8176 §2: signed in with a password.
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]), "{claims}");
     // §3.1.3.6: left half of the hash named by the algorithm, base64url.
     let digest = match alg {
         Algorithm::EdDSA => Sha512::digest(access_token.as_bytes()).to_vec(),
