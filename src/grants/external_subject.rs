@@ -14,7 +14,7 @@ use super::TokenContext;
 use super::assertion::{check_client, map_subject};
 use crate::error::OAuthError;
 use crate::oauth::inspect::{TokenInfo, TokenKind};
-use crate::oauth::jwt_assertion::{self, Expected, KeySource, asymmetric_alg};
+use crate::oauth::jwt_assertion::{self, Expected};
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
 
 /// Seconds: a subject token whose `exp` lies further ahead is refused. Users' access tokens
@@ -56,7 +56,7 @@ pub async fn read(
             .with_detail(format!("issuer {}: {why}", issuer.id))
     };
     // The audiences that may appear: the APIs the caller acts as, among those the token names.
-    let named = audiences(&unverified_payload(token));
+    let named = audiences(&jwt_assertion::unverified_payload(token));
     let apis: Vec<String> = cx
         .state
         .store
@@ -72,17 +72,9 @@ pub async fn read(
         )
         .with_detail(format!("client {} subject aud {named:?}", cx.client.id)));
     }
-    let algorithms: Vec<_> = issuer
-        .config
-        .algorithms
-        .iter()
-        .filter_map(|a| asymmetric_alg(a))
-        .collect();
-    let keys = match (&issuer.config.jwks, &issuer.config.jwks_uri) {
-        (Some(jwks), _) => KeySource::Inline(jwks),
-        (None, Some(uri)) => KeySource::Remote(uri),
-        (None, None) => return Err(refused("no keys registered".into())),
-    };
+    let (algorithms, keys) = issuer
+        .jwt_keys()
+        .ok_or_else(|| refused("no keys registered".into()))?;
     let api_refs: Vec<&str> = apis.iter().map(String::as_str).collect();
     let expected = Expected {
         algorithms: &algorithms,
@@ -96,7 +88,7 @@ pub async fn read(
         .await
         .map_err(|r| refused(r.detail()))?;
     // The signature is verified: the rest of the payload can be read as the issuer wrote it.
-    let payload = unverified_payload(token);
+    let payload = jwt_assertion::unverified_payload(token);
     let sub = map_subject(cx, issuer, &claims.sub).await?;
     Ok(TokenInfo {
         kind: TokenKind::JwtAccess,
@@ -112,17 +104,6 @@ pub async fn read(
         exp: claims.exp,
         extra: Map::new(),
     })
-}
-
-fn unverified_payload(token: &str) -> Value {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    token
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or(Value::Null)
 }
 
 /// RFC 7519 §4.1.3: `aud` is one string or an array of them.

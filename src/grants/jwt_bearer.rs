@@ -3,7 +3,6 @@
 //! `invalid_grant` (§3.1) naming the rule that failed.
 
 use async_trait::async_trait;
-use jsonwebtoken::Algorithm;
 
 use super::assertion::{OneTimeId, check_client, issue_for_assertion};
 use super::{GrantHandler, TokenContext};
@@ -12,7 +11,7 @@ use crate::names::REQUESTED_TOKEN_USE_OBO;
 use crate::names::grant_type::JWT_BEARER;
 use crate::names::path;
 use crate::oauth::issue::TokenResponse;
-use crate::oauth::jwt_assertion::{self, Expected, KeySource, asymmetric_alg};
+use crate::oauth::jwt_assertion::{self, Expected};
 use crate::oauth::params::Params;
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
 
@@ -51,20 +50,9 @@ impl GrantHandler for JwtBearer {
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
         check_client(cx, &issuer)?;
-        let algorithms: Vec<Algorithm> = issuer
-            .config
-            .algorithms
-            .iter()
-            .filter_map(|a| asymmetric_alg(a))
-            .collect();
-        let keys = match (&issuer.config.jwks, &issuer.config.jwks_uri) {
-            (Some(jwks), _) => KeySource::Inline(jwks),
-            (None, Some(uri)) => KeySource::Remote(uri),
-            (None, None) => {
-                return Err(OAuthError::server_error()
-                    .with_detail(format!("issuer {} has no keys", issuer.id)));
-            }
-        };
+        let (algorithms, keys) = issuer.jwt_keys().ok_or_else(|| {
+            OAuthError::server_error().with_detail(format!("issuer {} has no keys", issuer.id))
+        })?;
         let config = &cx.state.config.assertions;
         let leeway = config.clock_skew as i64;
         // RFC 7523 §3 item 3: the audience is this server, by issuer or token endpoint URL.

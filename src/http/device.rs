@@ -93,30 +93,15 @@ pub async fn signin(
 ) -> Response {
     let now = state.now();
     let params = Params::parse(&body).unwrap_or_default();
-    let found = match find_code(
-        &state,
-        &headers,
-        client_ip(peer.ip(), &headers, &state.trusted_proxies),
-        &params,
-        now,
-    )
-    .await
-    {
+    // Both throttles (user-code guessing and sign-in) count the client, not a proxy before us.
+    let ip = client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    let found = match find_code(&state, &headers, ip, &params, now).await {
         Ok(found) => found,
         Err(page) => return page,
     };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    match sign_in_with_password(
-        &state,
-        &headers,
-        client_ip(peer.ip(), &headers, &state.trusted_proxies),
-        username,
-        password,
-        now,
-    )
-    .await
-    {
+    match sign_in_with_password(&state, &headers, ip, username, password, now).await {
         Ok((session, cookie)) => {
             tracing::info!(user_id = %session.user_id, client_id = %found.client.id, "signed in (device)");
             let mut response = approval_page(&state, &headers, &found, &session).await;

@@ -124,11 +124,23 @@ pub fn unverified_claim(assertion: &str, name: &str) -> Option<String> {
     unverified_part(assertion, 1, name)
 }
 
+/// The JWS payload as JSON (`Null` when it is not), without checking the signature: call it
+/// before verifying only to learn whose keys to use, or after `verify` to read further claims.
+pub fn unverified_payload(assertion: &str) -> Value {
+    decoded_part(assertion, 1).unwrap_or(Value::Null)
+}
+
 /// A string member of the JWS header (`part` 0) or payload (`part` 1), unverified.
 fn unverified_part(assertion: &str, part: usize, name: &str) -> Option<String> {
+    decoded_part(assertion, part)?
+        .get(name)?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn decoded_part(assertion: &str, part: usize) -> Option<Value> {
     let encoded = assertion.split('.').nth(part)?;
-    let json: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
-    json.get(name)?.as_str().map(str::to_string)
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
 }
 
 /// Verifies the signature with one of the issuer's keys and an allowed algorithm, then

@@ -3,10 +3,12 @@
 //! may present its assertions, which scopes they may obtain that way, and how the assertion's
 //! subject becomes the access token's `sub`.
 
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::OAuthError;
+use crate::oauth::jwt_assertion::{KeySource, asymmetric_alg};
 use crate::store::IssuerRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,23 @@ impl TrustedIssuer {
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
+    }
+
+    /// The algorithms and keys a JWT of this issuer is verified with (RFC 7523 §3 item 9);
+    /// `None` when the registration holds no keys.
+    pub fn jwt_keys(&self) -> Option<(Vec<Algorithm>, KeySource<'_>)> {
+        let algorithms = self
+            .config
+            .algorithms
+            .iter()
+            .filter_map(|a| asymmetric_alg(a))
+            .collect();
+        let keys = match (&self.config.jwks, &self.config.jwks_uri) {
+            (Some(jwks), _) => KeySource::Inline(jwks),
+            (None, Some(uri)) => KeySource::Remote(uri),
+            (None, None) => return None,
+        };
+        Some((algorithms, keys))
     }
 
     /// RFC 7521 §5.1 / §4.1: the issuer is trusted for the clients it names, not for any.
