@@ -59,7 +59,7 @@ pub async fn rotate(
         json!({ "valid_from": valid_from }),
     );
     store
-        .insert_signing_keys(&rows, Some(valid_from + longest), Some(&audit))
+        .insert_signing_keys(&rows, Some(longest), Some(&audit))
         .await?;
     keys.reload(store, now).await?;
     list(store, keys, now).await

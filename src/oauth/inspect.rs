@@ -204,6 +204,13 @@ async fn refresh(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenI
     if row.consumed_at.is_some() {
         return Ok(None);
     }
+    // A replay revokes its grant by deleting the grant's refresh rows and adding a deny-list
+    // entry, but the token of the request that won the race (the code's redemption, the
+    // rotation) may be written after that delete: the entry still marks it dead, as the
+    // refresh grant checks after its take (tests/it/races.rs).
+    if state.store.is_grant_revoked(&row.grant_id).await? {
+        return Ok(None);
+    }
     Ok(Some(TokenInfo {
         kind: TokenKind::Refresh,
         jti: None,

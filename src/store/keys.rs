@@ -27,18 +27,36 @@ impl Store {
         .await)?)
     }
 
-    /// Adds keys in one transaction; with `retire_until`, every older key of the same algorithm
-    /// that is not yet retiring stays published until then. "Older" is by (`valid_from`, `kid`),
-    /// so two nodes rotating at once never retire each other's key both ways: the greater one
-    /// survives. The audit event, if any, is written in the same transaction.
+    /// Adds keys in one transaction. With `overlap` (the longest a token signed by a key
+    /// lives), a key stops being published `overlap` seconds after the next key of its
+    /// algorithm starts signing: every older key of the same algorithm that is not yet retiring
+    /// gets `publish_until = valid_from + overlap`, and so does the new key itself when a newer
+    /// one is already there (by that newer key's `valid_from`). "Older" is by (`valid_from`,
+    /// `kid`). The audit event, if any, is written in the same transaction.
+    ///
+    /// Two nodes rotating at once (tests/it/races.rs) each insert a key the other has not seen.
+    /// Retiring only older keys left the lesser key without an end whenever it committed
+    /// second; hence the new key's own check. And under Postgres' READ COMMITTED neither
+    /// transaction sees the other's uncommitted key at all, so both stayed unretired: rotations
+    /// therefore take a table lock that only writers of this table wait for (SHARE ROW
+    /// EXCLUSIVE conflicts with itself and with row writes, not with reads), so the second
+    /// sees the first's key. SQLite needs no such statement: the first INSERT takes the
+    /// database's one write lock, and the transaction reads only after it has it.
     pub async fn insert_signing_keys(
         &self,
         rows: &[SigningKeyRow],
-        retire_until: Option<i64>,
+        overlap: Option<i64>,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
+        let serialise = match self {
+            Store::Postgres(_) => Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
+            Store::Sqlite(_) => None,
+        };
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if let Some(lock) = serialise {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
             for row in rows {
                 sqlx::query(
                     "INSERT INTO signing_keys \
@@ -53,13 +71,26 @@ impl Store {
                 .bind(row.valid_from)
                 .execute(&mut *tx)
                 .await?;
-                if let Some(until) = retire_until {
+                if let Some(overlap) = overlap {
                     sqlx::query(
                         "UPDATE signing_keys SET publish_until = $1 \
                          WHERE alg = $2 AND publish_until IS NULL \
                          AND (valid_from < $3 OR (valid_from = $3 AND kid < $4))",
                     )
-                    .bind(until)
+                    .bind(row.valid_from + overlap)
+                    .bind(&row.alg)
+                    .bind(row.valid_from)
+                    .bind(&row.kid)
+                    .execute(&mut *tx)
+                    .await?;
+                    // No newer key: MIN is NULL, and so publish_until stays.
+                    sqlx::query(
+                        "UPDATE signing_keys SET publish_until = $1 + (SELECT MIN(newer.valid_from) \
+                         FROM signing_keys newer WHERE newer.alg = $2 \
+                         AND (newer.valid_from > $3 OR (newer.valid_from = $3 AND newer.kid > $4))) \
+                         WHERE kid = $4",
+                    )
+                    .bind(overlap)
                     .bind(&row.alg)
                     .bind(row.valid_from)
                     .bind(&row.kid)

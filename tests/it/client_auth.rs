@@ -13,12 +13,12 @@ use crate::harness::{Client, EcKey, TestDb, TestServer, assert_no_store, send_fu
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const API: &str = "https://orders.example.com";
 
-fn jwks(keys: &[&EcKey]) -> Value {
+pub fn jwks(keys: &[&EcKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
 }
 
 /// RFC 7523 §3 claims for `client` at `now` (the server's clock), living 60 s.
-fn claims(client: &Client, aud: &str, now: i64) -> Value {
+pub fn claims(client: &Client, aud: &str, now: i64) -> Value {
     json!({
         "iss": client.id,
         "sub": client.id,
@@ -31,7 +31,7 @@ fn claims(client: &Client, aud: &str, now: i64) -> Value {
 
 /// A client credentials request authenticated by `assertion` alone (RFC 7523 §2.2: the
 /// `client_id` parameter is optional).
-async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
+pub async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
     let (status, headers, body) = send_full(server.post("/token").form(&[
         ("grant_type", "client_credentials"),
         ("client_assertion_type", ASSERTION_TYPE),
@@ -42,7 +42,7 @@ async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
     (status, body)
 }
 
-async fn register(server: &TestServer, keys: Value) -> Client {
+pub async fn register(server: &TestServer, keys: Value) -> Client {
     server.resource(API, &["read"], json!({})).await;
     let mut body = json!({
         "client_name": "signing job",

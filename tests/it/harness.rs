@@ -452,3 +452,15 @@ impl EcKey {
         jsonwebtoken::encode(&header, claims, &key).expect("sign")
     }
 }
+
+impl TestServer {
+    /// Reloads this node's key ring from the store now, as its reload timer would. A second
+    /// node on the same database is just another `TestServer::start(&db)`.
+    pub async fn reload_keys(&self) {
+        self.state
+            .keys
+            .reload(&self.state.store, self.state.now())
+            .await
+            .expect("key ring reload");
+    }
+}

@@ -18,15 +18,15 @@ const API: &str = "https://orders.example.com";
 
 /// A server with an API (`read write admin`), a user alice, a client allowed `read write`
 /// and the JWT bearer grant, and an IdP trusted for that client for `read` only.
-struct Setup {
-    server: TestServer,
-    key: EcKey,
-    client: Client,
-    alice: Value,
-    issuer: Value,
+pub struct Setup {
+    pub server: TestServer,
+    pub key: EcKey,
+    pub client: Client,
+    pub alice: Value,
+    pub issuer: Value,
 }
 
-async fn setup(db: &TestDb, subject: &str) -> Setup {
+pub async fn setup(db: &TestDb, subject: &str) -> Setup {
     let server = TestServer::start(db).await;
     // Time checks sit on one-second boundaries.
     server.state.clock.freeze();
@@ -79,7 +79,7 @@ fn jwt_issuer(key: &EcKey, clients: &[&str], subject: &str) -> Value {
 }
 
 /// RFC 7523 §3 claims about `sub` for this server's token endpoint, living 60 s.
-fn claims(server: &TestServer, sub: &str) -> Value {
+pub fn claims(server: &TestServer, sub: &str) -> Value {
     let now = server.state.now();
     json!({
         "iss": IDP,
@@ -91,7 +91,7 @@ fn claims(server: &TestServer, sub: &str) -> Value {
     })
 }
 
-async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
+pub async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
     exchange_with(server, client, &[("assertion", assertion)]).await
 }
 

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::both_stores;
 use crate::harness::{TestDb, TestServer, header, jwks_kids, jwt_header, send, send_full};
 
-const API: &str = "https://api.example.com";
+pub const API: &str = "https://api.example.com";
 
-fn kid_of(token: &str) -> String {
+pub fn kid_of(token: &str) -> String {
     jwt_header(token)["kid"].as_str().expect("kid").to_string()
 }
 
@@ -43,7 +43,7 @@ async fn status_of(server: &TestServer, kid: &str) -> Value {
 }
 
 /// Verifies a token the way an API would: with the key the JWKS publishes under its `kid`.
-fn verify_with_jwks(jwks: &Value, token: &str, issuer: &str) -> Value {
+pub fn verify_with_jwks(jwks: &Value, token: &str, issuer: &str) -> Value {
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("a JWK set");
     let kid = kid_of(token);
     let jwk = set.find(&kid).expect("the token's kid is published");

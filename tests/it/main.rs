@@ -26,6 +26,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod persistence;
+mod races;
 mod refresh;
 mod revocation;
 mod saml_bearer;

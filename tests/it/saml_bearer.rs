@@ -22,20 +22,20 @@ const API: &str = "https://orders.example.com";
 /// confirmation ends at T + 300 s, the Conditions at T + 600 s).
 const T: i64 = 1_893_456_000;
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn encoded(xml: &str) -> String {
+pub fn encoded(xml: &str) -> String {
     URL_SAFE_NO_PAD.encode(xml)
 }
 
-struct Setup {
-    server: TestServer,
-    client: Client,
-    alice: Value,
-    issuer: Value,
+pub struct Setup {
+    pub server: TestServer,
+    pub client: Client,
+    pub alice: Value,
+    pub issuer: Value,
 }
 
 /// Moves the server's (frozen) clock to `T + offset`.
@@ -66,7 +66,7 @@ fn saml_client(name: &str) -> Value {
     })
 }
 
-async fn setup(db: &TestDb) -> Setup {
+pub async fn setup(db: &TestDb) -> Setup {
     let server = TestServer::start_with(db, |c| c.issuer = Some(AS.into())).await;
     server.state.clock.freeze();
     set_clock(&server, 10);
@@ -91,7 +91,7 @@ async fn setup(db: &TestDb) -> Setup {
     }
 }
 
-async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
+pub async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
     server
         .post_as(
             "/token",
