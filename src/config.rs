@@ -20,6 +20,7 @@ pub struct Config {
     pub issuer: Option<String>,
     /// `sqlite://file.db` (created if missing) or `postgres://…`.
     pub database_url: String,
+    pub database: DatabaseConfig,
     /// Bootstrap admin token, accepted besides the ones made with `admin-token create`.
     pub admin_token: Option<Secret>,
     /// 32 bytes, base64: encrypts signing keys at rest (AES-256-GCM).
@@ -106,6 +107,27 @@ pub struct TokenConfig {
     pub authorization_code_lifetime: u64,
     /// Upper bound on `exp - now` of a client assertion (RFC 7523 §3 item 4).
     pub client_assertion_max_lifetime: u64,
+}
+
+/// The connection pool (`store/mod.rs`). The URL stays `database_url`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Seconds a request waits for a database connection (including opening one) before it
+    /// is answered 503 `temporarily_unavailable`: with the database down or unreachable,
+    /// requests fail this fast instead of hanging.
+    pub acquire_timeout: u64,
+    /// Connections this node keeps open at most.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: 3,
+            max_connections: 16,
+        }
+    }
 }
 
 /// The background task that deletes expired rows (`tasks.rs`).
@@ -249,6 +271,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
             database_url: "sqlite://portcullis.db".into(),
+            database: DatabaseConfig::default(),
             admin_token: None,
             key_encryption_key: None,
             log_format: LogFormat::Text,
@@ -559,6 +582,16 @@ impl Config {
                 600,
             ),
             ("keys.reload_interval", self.keys.reload_interval, 3_600),
+            (
+                "database.acquire_timeout",
+                self.database.acquire_timeout,
+                60,
+            ),
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+                1_000,
+            ),
             ("http.request_timeout", self.http.request_timeout, 600),
             (
                 "session.idle_lifetime",

@@ -40,7 +40,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Connects to the configured database, applies migrations and loads (or generates) keys.
 /// Returns the state and warnings for the operator.
 pub async fn bootstrap(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect_with(&config.database_url, &config.database).await?;
     store.migrate().await?;
     let (kek, warnings) = resolve_kek(&config)?;
     let state = AppState::new(config, store, kek).await?;

@@ -316,7 +316,8 @@ async fn real_main() -> anyhow::Result<()> {
     }
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Migrate = command {
-        let store = portcullis::store::Store::connect(&config.database_url).await?;
+        let store =
+            portcullis::store::Store::connect_with(&config.database_url, &config.database).await?;
         eprintln!("applying migrations to the {} database…", store.backend());
         store.migrate().await?;
         eprintln!("migrations applied");

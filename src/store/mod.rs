@@ -23,6 +23,7 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -81,9 +82,29 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if is_transient(db.as_ref()) => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }
+}
+
+/// Database errors that say "not now" rather than "never": the request may succeed once the
+/// database is back, so they are answered 503, not 500.
+/// - Postgres (SQLSTATE, Appendix A): class 08 (connection exception), 57P01–57P03 (the
+///   server is shutting down, crashed, or not accepting connections yet: what a client sees
+///   when Postgres is stopped or restarted under it), 53300 (too many connections).
+/// - SQLite (result codes): 5 `SQLITE_BUSY` and 6 `SQLITE_LOCKED`, with their extended codes
+///   (the low byte): another connection held the lock past `busy_timeout`.
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+    }
+    code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -99,8 +120,21 @@ pub enum Consumed<T> {
 }
 
 impl Store {
-    /// Connects and applies migrations. A `sqlite:` URL's file is created if missing.
+    /// Connects with the default pool settings (`DatabaseConfig::default()`); the CLI's
+    /// one-shot commands use it.
     pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, &DatabaseConfig::default()).await
+    }
+
+    /// Connects (a `sqlite:` URL's file is created if missing); `bootstrap` applies the
+    /// migrations after. A request never waits longer than `database.acquire_timeout` for a
+    /// connection: when the database is down, unreachable or silent, the acquire fails with
+    /// `PoolTimedOut` (→ `Unavailable` → 503 `temporarily_unavailable`) instead of hanging.
+    /// sqlx pings an idle connection before handing it out (`test_before_acquire`, on by
+    /// default), inside that same bound, so connections broken while the database was away
+    /// are replaced by new ones when it returns: the pool recovers without a restart.
+    pub async fn connect_with(url: &str, db: &DatabaseConfig) -> Result<Store> {
+        let acquire_timeout = Duration::from_secs(db.acquire_timeout);
         let store = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -108,17 +142,17 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
+                .max_connections(db.max_connections)
+                .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await?;
             Store::Sqlite(pool)
         } else {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
-                // Fail fast when the database is down: a 503 beats a hung client.
-                .acquire_timeout(Duration::from_secs(3))
+                .max_connections(db.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .test_before_acquire(true)
                 .connect_with(options)
                 .await?;
             Store::Postgres(pool)
