@@ -5,6 +5,7 @@ mod harness;
 
 mod admin_api;
 mod admin_users;
+mod audit;
 mod authorize;
 mod authorize_params;
 mod backchannel_logout;
@@ -26,6 +27,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod persistence;
+mod rate_limit;
 mod refresh;
 mod revocation;
 mod saml_bearer;
