@@ -37,6 +37,7 @@ pub struct Config {
     pub device: DeviceConfig,
     pub assertions: AssertionConfig,
     pub housekeeping: HousekeepingConfig,
+    pub audit: AuditConfig,
     pub metrics: MetricsConfig,
     /// A directory of page templates; a file there replaces the built-in template of the same
     /// name (`base.html`, `signin.html`, `consent.html`, `error.html`, `signed_out.html`,
@@ -130,6 +131,22 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// Security events and admin changes in `audit_events` (`audit.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Seconds an event is kept; housekeeping deletes older ones. 0: kept for ever.
+    pub retention: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention: 90 * 86_400,
+        }
+    }
+}
+
 /// The background task that deletes expired rows (`tasks.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -209,7 +226,13 @@ pub struct ThrottleConfig {
     pub max_delay: u64,
     /// Seconds; a counter whose last failure is older than this starts again from zero.
     pub window: u64,
+    /// Token requests a client may make per minute, across all nodes (`rate_limit.rs`); 0: no
+    /// limit. A client's `token_requests_per_minute` metadata overrides it.
+    pub token_requests_per_minute: u64,
 }
+
+/// The largest per-minute token request limit, in the config or a client's metadata.
+pub const MAX_TOKEN_REQUESTS_PER_MINUTE: u64 = 10_000_000;
 
 /// The device authorization grant (RFC 8628): `/device_authorization`, the `/device` pages and
 /// the `device_code` grant, all served only when `enabled`.
@@ -286,6 +309,7 @@ impl Default for Config {
             device: DeviceConfig::default(),
             assertions: AssertionConfig::default(),
             housekeeping: HousekeepingConfig::default(),
+            audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
             templates_dir: None,
         }
@@ -355,6 +379,7 @@ impl Default for ThrottleConfig {
             base_delay: 1,
             max_delay: 15 * 60,
             window: 15 * 60,
+            token_requests_per_minute: 0,
         }
     }
 }
@@ -650,6 +675,18 @@ impl Config {
             return Err(ConfigError::new(
                 "session.idle_lifetime",
                 "must not exceed session.absolute_lifetime",
+            ));
+        }
+        if self.throttle.token_requests_per_minute > MAX_TOKEN_REQUESTS_PER_MINUTE {
+            return Err(ConfigError::new(
+                "throttle.token_requests_per_minute",
+                format!("must be at most {MAX_TOKEN_REQUESTS_PER_MINUTE} (0: no limit)"),
+            ));
+        }
+        if self.audit.retention > 10 * 366 * 86_400 {
+            return Err(ConfigError::new(
+                "audit.retention",
+                "must be at most ten years in seconds (0: kept for ever)",
             ));
         }
         if self.throttle.max_delay < self.throttle.base_delay {

@@ -4,6 +4,7 @@
 //! build the real app on `127.0.0.1:0` the same way `main` does.
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod grants;
@@ -13,6 +14,7 @@ pub mod names;
 pub mod oauth;
 pub mod pages;
 pub mod proxy;
+pub mod rate_limit;
 pub mod secret;
 pub mod session;
 pub mod state;

@@ -49,6 +49,31 @@ enum Command {
     /// Delete expired codes, tokens, sessions and replay-cache entries now (one housekeeping
     /// pass); prints each table's count as it goes, then all counts as JSON.
     Purge,
+    /// Security events and admin changes, newest first, as `GET /admin/events` gives them.
+    Events(EventsArgs),
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Unix seconds: events at or after.
+    #[arg(long)]
+    since: Option<i64>,
+    /// Unix seconds: events before.
+    #[arg(long)]
+    until: Option<i64>,
+    /// The event type, e.g. sign_in.failure.
+    #[arg(long = "type")]
+    action: Option<String>,
+    #[arg(long)]
+    actor: Option<String>,
+    /// What the events are about (a user id, client id, grant id, …).
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[arg(long)]
+    cursor: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +182,8 @@ enum UserCommand {
     Disable { user: String },
     /// Let a disabled user sign in again.
     Enable { user: String },
+    /// Clear a user's sign-in lockout (their account's failed sign-in count).
+    Unlock { user: String },
 }
 
 /// One line of stdin without its line ending; typed without echo on a terminal, and twice.
@@ -418,6 +445,14 @@ async fn real_main() -> anyhow::Result<()> {
             UserCommand::Enable { user } => {
                 print_json(&set_disabled(&state, &user, false, now).await?)
             }
+            UserCommand::Unlock { user } => {
+                let user = admin::users::find(store, &user).await?;
+                portcullis::throttle::clear_lockout(store, &Actor::cli(), &user.id, now).await?;
+                eprintln!(
+                    "sign-in lockout cleared for {} ({})",
+                    user.username, user.id
+                );
+            }
         },
         Command::Issuer(c) => match c {
             IssuerCommand::Create { file } => {
@@ -479,6 +514,18 @@ async fn real_main() -> anyhow::Result<()> {
                 .map(|(t, n)| (t.to_string(), (*n).into()))
                 .collect();
             print_json(&by_table);
+        }
+        Command::Events(a) => {
+            let query = portcullis::audit::EventQuery {
+                since: a.since,
+                until: a.until,
+                action: a.action,
+                actor: a.actor,
+                target: a.target,
+                limit: a.limit,
+                cursor: a.cursor,
+            };
+            print_json(&portcullis::audit::list(store, &query).await?);
         }
     }
     state.store.close().await;

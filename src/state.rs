@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub grants: GrantRegistry,
     pub remote_jwks: RemoteJwks,
+    /// This node's side of the token endpoint's per-client rate limit (`rate_limit.rs`).
+    pub token_rate: crate::rate_limit::TokenRateLimiter,
     pub clock: Clock,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub bootstrap_admin_hash: Option<String>,
@@ -49,6 +51,7 @@ impl AppState {
             store,
             keys,
             remote_jwks: RemoteJwks::new(),
+            token_rate: Default::default(),
             backchannel_http: crate::oauth::backchannel_logout::http_client(),
             clock,
             templates,

@@ -13,7 +13,9 @@
 //!   are dead. `access_tokens` (opaque), `used_jtis`, `authorization_requests`,
 //!   `session_clients`: at their expiry. `sessions`: at their absolute end or idle lifetime.
 //!   `sign_in_throttle`: once neither blocking nor inside the counting window.
-//! - `consents` never expire; `audit_events` and `legacy_usage` are records, not state.
+//! - `token_rate_limit`: once its one-minute window is over.
+//! - `audit_events`: after `audit.retention` seconds (never when 0).
+//! - `consents` never expire; `legacy_usage` is a record, not state.
 //!
 //! Several nodes may run passes at once. Each batch deletes only rows already expired, so two
 //! nodes deleting the same rows is harmless (the second finds fewer, may see a short batch
@@ -28,7 +30,7 @@ use crate::store::StoreError;
 
 /// The tables a pass purges, in the order it visits them (also the `table` label of
 /// `portcullis_purged_rows_total`).
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "authorization_requests",
     "authorization_codes",
     "device_codes",
@@ -39,6 +41,8 @@ pub const TABLES: [&str; 10] = [
     "sessions",
     "session_clients",
     "sign_in_throttle",
+    "token_rate_limit",
+    "audit_events",
 ];
 
 /// Rows one pass deleted, per table, in the order of `TABLES`.
@@ -126,6 +130,15 @@ pub async fn purge_once(
     })
     .await?;
     record("sign_in_throttle", n);
+    let n = drain(batch, |l| crate::rate_limit::purge(store, now, l)).await?;
+    record("token_rate_limit", n);
+    let retention = state.config.audit.retention as i64;
+    let n = if retention == 0 {
+        0
+    } else {
+        drain(batch, |l| store.delete_old_audit_events(now - retention, l)).await?
+    };
+    record("audit_events", n);
 
     let summary = counts
         .0

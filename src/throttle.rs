@@ -17,11 +17,12 @@ use serde_json::json;
 
 use crate::admin::Actor;
 use crate::admin::users::{MAX_USERNAME_CHARS, User, authenticate, normalize_username};
+use crate::audit;
 use crate::config::ThrottleConfig;
 use crate::error::OAuthError;
 use crate::secret::sha256_hex;
 use crate::state::AppState;
-use crate::store::{AuditEvent, Backoff, Store, StoreError};
+use crate::store::{AuditEvent, Backoff, Store, StoreError, ThrottleRow};
 
 /// A sign-in refused for now: try again in `retry_after` seconds (the `Retry-After` value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,22 +115,67 @@ async fn blocked(
     }
 }
 
-/// Counts a failed sign-in against the account and the IP: two atomic upserts.
+/// Counts a failed sign-in against the account and the IP: two atomic upserts. A failure that
+/// makes either counter block is a `sign_in.lockout` event (`user_id` is the account's user,
+/// when it exists).
 pub async fn record_failure(
     state: &AppState,
     username: &str,
+    user_id: Option<&str>,
     ip: IpAddr,
     now: i64,
 ) -> Result<(), StoreError> {
     let c = &state.config.throttle;
     let store = &state.store;
-    store
+    let by_account = store
         .record_sign_in_failure(&account_key(username), now, &account_backoff(c))
         .await?;
-    store
+    let by_ip = store
         .record_sign_in_failure(&ip_key(ip), now, &ip_backoff(c))
         .await?;
+    let target = user_id.unwrap_or_default();
+    for (counter, row) in [("account", by_account), ("ip", by_ip)] {
+        if row.blocked_until > now {
+            lockout_event(
+                state,
+                audit::action::SIGN_IN_LOCKOUT,
+                counter,
+                &row,
+                ip,
+                target,
+                now,
+            )
+            .await;
+        }
+    }
     Ok(())
+}
+
+/// Records that `row` now blocks (the counter's key is not recorded: an account key holds a
+/// typed username).
+async fn lockout_event(
+    state: &AppState,
+    action: &str,
+    counter: &str,
+    row: &ThrottleRow,
+    ip: IpAddr,
+    target: &str,
+    now: i64,
+) {
+    let detail = json!({
+        "counter": counter,
+        "failures": row.failures,
+        "blocked_until": row.blocked_until,
+    });
+    audit::record(
+        &state.store,
+        now,
+        action,
+        &audit::ip_actor(ip),
+        target,
+        detail,
+    )
+    .await;
 }
 
 /// A successful sign-in clears the account's counter. The IP's counter is left to decay: one
@@ -180,11 +226,41 @@ pub async fn sign_in(
         Some(user) => {
             metrics::counter!(SIGN_INS, "outcome" => "success").increment(1);
             record_success(state, username, ip, now).await?;
+            let actor = audit::ip_actor(ip);
+            audit::record(
+                &state.store,
+                now,
+                audit::action::SIGN_IN_SUCCESS,
+                &actor,
+                &user.id,
+                json!({}),
+            )
+            .await;
             Ok(SignIn::User(Box::new(user)))
         }
         None => {
             metrics::counter!(SIGN_INS, "outcome" => "failure").increment(1);
-            record_failure(state, username, ip, now).await?;
+            // The event names the account's user when there is one, never the typed name.
+            let user_id = match normalize_username(username) {
+                Ok(name) => state
+                    .store
+                    .find_user_by_username(&name)
+                    .await?
+                    .map(|u| u.id),
+                Err(_) => None,
+            };
+            record_failure(state, username, user_id.as_deref(), ip, now).await?;
+            let detail = json!({ "known_user": user_id.is_some() });
+            let target = user_id.as_deref().unwrap_or_default();
+            audit::record(
+                &state.store,
+                now,
+                audit::action::SIGN_IN_FAILURE,
+                &audit::ip_actor(ip),
+                target,
+                detail,
+            )
+            .await;
             Ok(SignIn::Refused)
         }
     }
@@ -249,12 +325,26 @@ pub async fn record_user_code_miss(
     let c = &state.config.throttle;
     let [by_ip, by_browser] = user_code_keys(ip, browser);
     let store = &state.store;
-    store
+    let by_ip = store
         .record_sign_in_failure(&by_ip, now, &ip_backoff(c))
         .await?;
-    store
+    let by_browser = store
         .record_sign_in_failure(&by_browser, now, &account_backoff(c))
         .await?;
+    for (counter, row) in [("ip", by_ip), ("browser", by_browser)] {
+        if row.blocked_until > now {
+            lockout_event(
+                state,
+                audit::action::USER_CODE_LOCKOUT,
+                counter,
+                &row,
+                ip,
+                "",
+                now,
+            )
+            .await;
+        }
+    }
     Ok(())
 }
 

@@ -38,6 +38,7 @@ pub struct ClientRegistration {
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
     pub id_token_signed_response_alg: Option<String>,
+    pub token_requests_per_minute: Option<u64>,
     /// RFC 7591 §2: metadata the server does not understand is ignored (and we say so).
     #[serde(flatten)]
     pub unknown: Map<String, Value>,
@@ -240,6 +241,15 @@ pub fn validate(
         .map(check_id_token_alg)
         .transpose()
         .map_err(|m| bad("id_token_signed_response_alg", m))?;
+    if req
+        .token_requests_per_minute
+        .is_some_and(|n| n > crate::config::MAX_TOKEN_REQUESTS_PER_MINUTE)
+    {
+        return Err(bad(
+            "token_requests_per_minute",
+            "must be at most 10000000 (0: no limit)",
+        ));
+    }
     let require_pkce = req.require_pkce.unwrap_or(true);
     if let Some(uri) = &req.backchannel_logout_uri {
         check_backchannel_logout_uri(uri).map_err(|m| bad("backchannel_logout_uri", m))?;
@@ -342,6 +352,7 @@ pub fn validate(
                 .backchannel_logout_session_required
                 .unwrap_or(false),
             id_token_signed_response_alg,
+            token_requests_per_minute: req.token_requests_per_minute,
         },
         warnings,
     ))

@@ -1,6 +1,7 @@
 //! Local user accounts: OIDC Core §5.1 standard claims, argon2id passwords at the OWASP
 //! parameters, and `authenticate`, which the sign-in page and the password grant call.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::phc::PasswordHash;
@@ -333,6 +334,15 @@ async fn verify_password(password: &str, hash: &str) -> Result<bool, OAuthError>
     .await
 }
 
+/// Passwords verified against `DUMMY_HASH` (unknown users, users without a password).
+static DUMMY_CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many passwords this process verified against the dummy hash; tests read it to see that
+/// an unknown user costs an argon2 verification too.
+pub fn dummy_password_checks() -> u64 {
+    DUMMY_CHECKS.load(Ordering::Relaxed)
+}
+
 /// The user with this username and password, if the account exists, is enabled and has that
 /// password. Unknown users and users without a password are checked against a dummy hash, so
 /// the time taken does not tell whether an account exists.
@@ -349,6 +359,9 @@ pub async fn authenticate(
         Err(_) => None,
     };
     let own_hash = row.as_ref().and_then(|r| r.password_hash.as_deref());
+    if own_hash.is_none() {
+        DUMMY_CHECKS.fetch_add(1, Ordering::Relaxed);
+    }
     let matches = verify_password(password, own_hash.unwrap_or(DUMMY_HASH)).await?;
     match row {
         Some(row) if matches && row.password_hash.is_some() && !row.disabled => {

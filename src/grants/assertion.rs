@@ -113,6 +113,15 @@ pub async fn issue_for_assertion(
         )
         .await?;
     if !fresh {
+        crate::audit::record(
+            &cx.state.store,
+            cx.now,
+            crate::audit::action::ASSERTION_REPLAY,
+            &crate::audit::client_actor(&cx.client.id),
+            &issuer.id,
+            serde_json::json!({ "kind": issuer.kind.as_str() }),
+        )
+        .await;
         return Err(
             OAuthError::invalid_grant("the assertion has already been used")
                 .with_detail(format!("issuer {} replayed id", issuer.id)),

@@ -136,6 +136,15 @@ impl GrantHandler for AuthorizationCode {
                 // RFC 6749 §4.1.2 / §10.5, RFC 9700 §4.5: a code used twice revokes every
                 // token issued from it.
                 revoke_grant(cx.state, &grant_id, cx.now).await?;
+                crate::audit::record(
+                    &cx.state.store,
+                    cx.now,
+                    crate::audit::action::CODE_REPLAY,
+                    &crate::audit::client_actor(&cx.client.id),
+                    &grant_id,
+                    serde_json::json!({ "code": "authorization_code" }),
+                )
+                .await;
                 return Err(invalid().with_detail(format!(
                     "code replayed by client {}; grant {grant_id} revoked",
                     cx.client.id

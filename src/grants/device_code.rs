@@ -235,6 +235,15 @@ impl GrantHandler for DeviceCode {
 /// revoked, since either poller may be an attacker holding a stolen code.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> Result<OAuthError, OAuthError> {
     revoke_grant(cx.state, grant_id, cx.now).await?;
+    crate::audit::record(
+        &cx.state.store,
+        cx.now,
+        crate::audit::action::CODE_REPLAY,
+        &crate::audit::client_actor(&cx.client.id),
+        grant_id,
+        serde_json::json!({ "code": "device_code" }),
+    )
+    .await;
     Ok(
         OAuthError::invalid_grant("the device code is invalid").with_detail(format!(
             "device code replayed by client {}; grant {grant_id} revoked",

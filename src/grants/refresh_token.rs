@@ -103,6 +103,15 @@ impl GrantHandler for RefreshToken {
                 // RFC 9700 §4.14.2: a used refresh token presented again revokes the family
                 // and the access tokens issued from it.
                 revoke_grant(cx.state, &grant_id, cx.now).await?;
+                crate::audit::record(
+                    store,
+                    cx.now,
+                    crate::audit::action::REFRESH_TOKEN_REUSE,
+                    &crate::audit::client_actor(&cx.client.id),
+                    &grant_id,
+                    serde_json::json!({}),
+                )
+                .await;
                 return Err(invalid().with_detail(format!(
                     "refresh token replayed by client {}; grant {grant_id} revoked",
                     cx.client.id

@@ -9,7 +9,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use serde_json::json;
+
 use super::authorize::{REQUEST_FIELD, abandon, finish, load_pending, resume};
+use crate::audit;
 use crate::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
@@ -41,6 +44,17 @@ pub async fn consent(
     };
     if params.get("decision") != Some("allow") {
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
+        let actor = audit::user_actor(&session.user_id);
+        let detail = json!({ "scope": pending.request.scope });
+        audit::record(
+            &state.store,
+            now,
+            audit::action::CONSENT_DENIED,
+            &actor,
+            &pending.client.id,
+            detail,
+        )
+        .await;
         let denied = OAuthError::access_denied("the user denied the request");
         return abandon(&state, &pending, denied).await;
     }
@@ -67,5 +81,16 @@ pub async fn consent(
     {
         return PageError::Store(e).page(&state);
     }
+    let actor = audit::user_actor(&session.user_id);
+    let detail = json!({ "scope": granted.to_string() });
+    audit::record(
+        &state.store,
+        now,
+        audit::action::CONSENT_GRANTED,
+        &actor,
+        &pending.client.id,
+        detail,
+    )
+    .await;
     finish(&state, &pending, &session).await
 }

@@ -168,6 +168,14 @@ pub async fn approve(
                 decision = decision.as_str(),
                 "device authorization decided"
             );
+            let action = if decision == DeviceCodeStatus::Approved {
+                crate::audit::action::CONSENT_GRANTED
+            } else {
+                crate::audit::action::CONSENT_DENIED
+            };
+            let actor = crate::audit::user_actor(&session.user_id);
+            let detail = serde_json::json!({ "scope": row.scope, "device": true });
+            crate::audit::record(&state.store, now, action, &actor, &found.client.id, detail).await;
             let view = views::DeviceDone {
                 approved: decision == DeviceCodeStatus::Approved,
                 client_name: found.client.meta.client_name.clone(),

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use super::extract::Form;
 use super::no_store;
+use crate::audit;
 use crate::error::OAuthError;
 use crate::names::path;
 use crate::oauth::inspect::{Hint, TokenKind, inspect};
@@ -54,6 +56,22 @@ pub async fn revoke(
             }
         }
     }
-    tracing::info!(client_id = %caller.id, kind = ?info.kind, jti = ?info.jti, "revoked token");
+    // The event names the grant (or the JWT's jti), never the token.
+    let target = info
+        .grant_id
+        .as_deref()
+        .or(info.jti.as_deref())
+        .unwrap_or_default();
+    let detail = json!({ "kind": format!("{:?}", info.kind) });
+    let actor = audit::client_actor(&caller.id);
+    audit::record(
+        &state.store,
+        now,
+        audit::action::TOKEN_REVOKED,
+        &actor,
+        target,
+        detail,
+    )
+    .await;
     Ok(no_store(StatusCode::OK.into_response()))
 }

@@ -43,6 +43,9 @@ pub async fn token(
                 .with_detail(format!("client {} grant {grant_type}", client.id)),
         );
     }
+    // Issue 9: per-client rate limit, after authentication (an unknown or failed client
+    // spends nothing) and policy.
+    crate::rate_limit::check(&state, &client, now).await?;
     let cx = TokenContext {
         state: &state,
         client: &client,

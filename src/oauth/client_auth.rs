@@ -1,6 +1,8 @@
 //! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9), shared by every
 //! endpoint that authenticates clients. Only the method a client registered is accepted.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Algorithm;
@@ -142,6 +144,20 @@ fn form_decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok().filter(|s| !s.contains('\0'))
 }
 
+/// What an unknown client's secret is compared with: a SHA-256 hex digest no secret has
+/// (not hex at all past its first character), so the compare runs over the full length.
+const UNKNOWN_CLIENT_HASH: &str =
+    "z000000000000000000000000000000000000000000000000000000000000000";
+
+/// Secrets of unknown clients hashed and compared against `UNKNOWN_CLIENT_HASH`; tests read it
+/// (`unknown_client_checks`) to see that the dummy work happens.
+static UNKNOWN_CLIENT_CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many unknown clients' secrets were checked against the dummy digest in this process.
+pub fn unknown_client_checks() -> u64 {
+    UNKNOWN_CLIENT_CHECKS.load(Ordering::Relaxed)
+}
+
 /// Checks the presented credentials against the client's registration. `endpoint_url` is the
 /// URL being called, an acceptable assertion audience besides the issuer and token endpoint.
 pub async fn authenticate(
@@ -162,6 +178,13 @@ pub async fn authenticate(
     };
     let found = state.store.get_client_with_secrets(&id, now).await?;
     let Some((row, hashes)) = found else {
+        // The same work as a wrong secret (one SHA-256 and a constant-time compare), so the
+        // time taken does not tell whether the client exists.
+        if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = presented {
+            let presented_hash = sha256_hex(secret);
+            std::hint::black_box(constant_time_eq(UNKNOWN_CLIENT_HASH, &presented_hash));
+            UNKNOWN_CLIENT_CHECKS.fetch_add(1, Ordering::Relaxed);
+        }
         return Err(presented
             .fail("client authentication failed")
             .with_detail(format!("unknown client {id:?}")));
@@ -248,6 +271,15 @@ async fn verify_assertion(
         .record_jti(&format!("client:{}", client.id), &jti, claims.exp + LEEWAY)
         .await?;
     if !fresh {
+        crate::audit::record(
+            &state.store,
+            now,
+            crate::audit::action::ASSERTION_REPLAY,
+            &crate::audit::client_actor(&client.id),
+            &client.id,
+            serde_json::json!({ "kind": "client_assertion" }),
+        )
+        .await;
         return Err(fail("assertion jti replayed".into()));
     }
     Ok(())

@@ -5,6 +5,7 @@ mod harness;
 
 mod admin_api;
 mod admin_users;
+mod audit;
 mod authorize;
 mod authorize_params;
 mod backchannel_logout;
@@ -31,6 +32,7 @@ mod node;
 mod pages;
 mod persistence;
 mod races;
+mod rate_limit;
 mod refresh;
 mod revocation;
 mod saml_bearer;

@@ -1,19 +1,23 @@
 //! Sign-in throttling (issue 4, issue 9's admin clear) as the sign-in page uses it: free
 //! attempts, then growing delays per account and per IP, counters kept in the store (so
 //! concurrent failures all count), unknown usernames counted like known ones, the window, and
-//! `DELETE /admin/users/{id}/lockout`.
+//! `DELETE /admin/users/{id}/lockout` and `portcullis user unlock`; and that an unknown user or
+//! client is told apart from a wrong password or secret neither by the answer nor by the work
+//! done (the dummy argon2 verification and SHA-256 compare happen).
 
 use std::net::IpAddr;
 
+use portcullis::admin::users::dummy_password_checks;
+use portcullis::oauth::client_auth::unknown_client_checks;
 use portcullis::store::Backoff;
-use portcullis::throttle::{self, Throttled, account_key, ip_key};
+use portcullis::throttle::{self, SignIn, Throttled, account_key, ip_key};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::authorize::{browser, field, get_authorize, setup, spa_request};
+use crate::authorize::{PASSWORD, browser, field, get_authorize, setup, spa_request};
 use crate::both_stores;
 use crate::code_flow::pkce;
-use crate::harness::{TestDb, TestServer, send};
+use crate::harness::{TestDb, TestServer, header, send, send_full};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("an IP address")
@@ -28,7 +32,7 @@ async fn wait(server: &TestServer, username: &str, from: IpAddr) -> u64 {
 }
 
 async fn fail(server: &TestServer, username: &str, from: IpAddr) {
-    throttle::record_failure(&server.state, username, from, server.state.now())
+    throttle::record_failure(&server.state, username, None, from, server.state.now())
         .await
         .expect("record_failure");
 }
@@ -229,7 +233,8 @@ async fn concurrent_failures_all_count(db: TestDb) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let state = server.state.clone();
-        tasks.spawn(async move { throttle::record_failure(&state, "alice", home, now).await });
+        tasks
+            .spawn(async move { throttle::record_failure(&state, "alice", None, home, now).await });
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task").expect("record_failure");
@@ -291,6 +296,151 @@ async fn a_store_failure_refuses_the_sign_in(db: TestDb) {
     assert_eq!(wait(&server, "alice", home).await, 1);
     server.stop().await;
 }
+
+async fn the_cli_clears_a_lockout(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (status, user) = server
+        .admin_post("/users", json!({ "username": "alice" }))
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let home = ip("192.0.2.1");
+    for _ in 0..9 {
+        fail(&server, "alice", home).await;
+    }
+    assert!(wait(&server, "alice", home).await > 0);
+    let (ok, _, output) = crate::admin_users::cli(&db, &["user", "unlock", "Alice"], "").await;
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("sign-in lockout cleared for alice"),
+        "{output}"
+    );
+    assert_eq!(wait(&server, "alice", home).await, 0);
+    assert_eq!(failures(&server, &account_key("alice")).await, 0);
+    let (status, events) = server.admin_get("/events?type=user.clear_lockout").await;
+    assert_eq!(status, 200, "{events}");
+    assert_eq!(events["events"][0]["actor"], "cli");
+    let (ok, _, output) = crate::admin_users::cli(&db, &["user", "unlock", "nobody"], "").await;
+    assert!(!ok, "{output}");
+    server.stop().await;
+}
+
+/// An unknown username costs an argon2 verification (against the dummy hash), as a wrong
+/// password does; the answer is the same `Refused`.
+async fn unknown_users_cost_a_password_verification(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
+    let state = &server.state;
+    let (status, user) = server
+        .admin_post(
+            "/users",
+            json!({ "username": "alice", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    for name in ["nobody", "no such user"] {
+        let before = dummy_password_checks();
+        let out = throttle::sign_in(state, name, PASSWORD, ip("192.0.2.1"), state.now()).await;
+        assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
+        assert!(
+            dummy_password_checks() > before,
+            "{name}: no dummy verification"
+        );
+    }
+    let out = throttle::sign_in(state, "alice", "wrong", ip("192.0.2.2"), state.now()).await;
+    assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
+    server.stop().await;
+}
+
+/// The sign-in page answers an unknown user exactly as a wrong password (but for the name typed
+/// back into the form).
+async fn unknown_user_and_wrong_password_get_the_same_page(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = browser();
+    let page = signin_page(&server, &b).await;
+    let (status, user) = server
+        .admin_post(
+            "/users",
+            json!({ "username": "erin", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let mut answers = Vec::new();
+    for name in ["erin", "nobody"] {
+        let csrf = field(&page, "csrf_token").expect("csrf field");
+        let id = field(&page, "request_id").expect("request field");
+        let response = b
+            .post(server.url("/authorize/signin"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("request_id", id.as_str()),
+                ("username", name),
+                ("password", "wrong password"),
+            ])
+            .send()
+            .await
+            .expect("sign-in");
+        let status = response.status().as_u16();
+        let html = response.text().await.expect("page");
+        answers.push((status, html.replace(name, "NAME")));
+    }
+    assert_eq!(answers[0].0, 200);
+    assert_eq!(answers[0], answers[1]);
+    server.stop().await;
+}
+
+/// An unknown client and a wrong secret: the same status, headers and body, and the unknown
+/// client's secret is hashed and compared too.
+async fn unknown_client_and_wrong_secret_look_the_same(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let client = server
+        .service_client("https://orders.example.com", "read")
+        .await;
+    let mut answers = Vec::new();
+    for (id, secret) in [
+        (client.id.as_str(), "wrong secret"),
+        ("no-such-client", "wrong secret"),
+    ] {
+        let before = unknown_client_checks();
+        let (status, headers, body) = send_full(
+            server
+                .post("/token")
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await;
+        if id == "no-such-client" {
+            assert!(unknown_client_checks() > before, "no dummy compare");
+        }
+        answers.push((
+            status,
+            header(&headers, "www-authenticate").to_string(),
+            body,
+        ));
+    }
+    assert_eq!(answers[0].0, 401);
+    assert_eq!(answers[0], answers[1]);
+    // The same with the secret in the form (client_secret_post).
+    let mut bodies = Vec::new();
+    for id in [client.id.as_str(), "no-such-client"] {
+        let (status, body) = send(server.post("/token").form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", "wrong secret"),
+        ]))
+        .await;
+        bodies.push((status, body));
+    }
+    assert_eq!(bodies[0].0, 401);
+    assert_eq!(bodies[0], bodies[1]);
+    server.stop().await;
+}
+
+both_stores!(
+    the_cli_clears_a_lockout,
+    unknown_users_cost_a_password_verification,
+    unknown_user_and_wrong_password_get_the_same_page,
+    unknown_client_and_wrong_secret_look_the_same,
+);
 
 both_stores!(
     free_attempts_pass_then_delays_grow,

@@ -2,6 +2,7 @@
 //! Handlers are thin: they call the `admin` service layer, which the CLI calls too.
 
 mod clients;
+mod events;
 mod issuers;
 mod keys;
 mod legacy_usage;
@@ -53,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/audit", get(keys::audit))
+        .route("/events", get(events::list))
         .route("/legacy-usage", get(legacy_usage::list))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
