@@ -11,6 +11,7 @@ mod device_codes;
 mod issuers;
 mod keys;
 mod legacy_usage;
+mod migrations;
 mod purge;
 mod resources;
 mod session_clients;
@@ -34,6 +35,7 @@ pub use device_codes::{DeviceCodeRow, DeviceCodeStatus, SLOW_DOWN_STEP};
 pub use issuers::IssuerRow;
 pub use keys::SigningKeyRow;
 pub use legacy_usage::LegacyUsageRow;
+pub use migrations::MigrationStatus;
 pub use resources::ResourceRow;
 pub use session_clients::SessionClientRow;
 pub use sessions::SessionRow;
@@ -128,8 +130,8 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Store::Sqlite(pool) => migrations::SQLITE.run(pool).await?,
+            Store::Postgres(pool) => migrations::POSTGRES.run(pool).await?,
         }
         Ok(())
     }
