@@ -25,6 +25,9 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// 32 bytes, base64: encrypts signing keys at rest (AES-256-GCM).
     pub key_encryption_key: Option<Secret>,
+    /// During a KEK change (README "Changing the key-encryption key"): the previous key, which
+    /// still opens signing keys it sealed; `key_encryption_key` seals.
+    pub key_encryption_key_old: Option<Secret>,
     pub log_format: LogFormat,
     pub legacy: LegacyConfig,
     pub grants: GrantsConfig,
@@ -297,6 +300,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             admin_token: None,
             key_encryption_key: None,
+            key_encryption_key_old: None,
             log_format: LogFormat::Text,
             legacy: LegacyConfig::default(),
             grants: GrantsConfig::default(),
@@ -462,7 +466,13 @@ pub fn field_names() -> Vec<String> {
 }
 
 /// Environment variables that belong to the tooling rather than to the config.
-const NON_CONFIG_ENV: [&str; 3] = ["PORTCULLIS_CONFIG", "PORTCULLIS_LOG", "PORTCULLIS_TEST_"];
+const NON_CONFIG_ENV: [&str; 4] = [
+    "PORTCULLIS_CONFIG",
+    "PORTCULLIS_LOG",
+    "PORTCULLIS_TEST_",
+    // `keys rotate-kek`: the key to change to.
+    "PORTCULLIS_NEW_KEY_ENCRYPTION_KEY",
+];
 
 impl Config {
     /// Loads defaults, then `path` (when given, it must exist; otherwise `portcullis.toml` if
@@ -563,6 +573,16 @@ impl Config {
                 ));
             }
             None => {}
+        }
+        if let Some(old) = &self.key_encryption_key_old {
+            crate::keys::kek::Kek::from_base64(old.expose())
+                .map_err(|e| ConfigError::new("key_encryption_key_old", e.to_string()))?;
+            if self.key_encryption_key.is_none() {
+                return Err(ConfigError::new(
+                    "key_encryption_key_old",
+                    "needs key_encryption_key: the new key that seals",
+                ));
+            }
         }
         if let Some(token) = &self.admin_token
             && token.expose().len() < 32

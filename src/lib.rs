@@ -1,7 +1,8 @@
 //! Portcullis: an OAuth 2.0 / OpenID Connect authorization server.
 //!
 //! `app(state)` is the whole HTTP surface; `run(listener, state, shutdown)` serves it. Tests
-//! build the real app on `127.0.0.1:0` the same way `main` does.
+//! build the real app on `127.0.0.1:0` the same way `main` does. The KEK's sources are
+//! `keys::kek_file`.
 
 pub mod admin;
 pub mod audit;
@@ -23,7 +24,6 @@ pub mod tasks;
 pub mod throttle;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use config::Config;
-use keys::kek::Kek;
+use keys::kek_file::KekSource;
+pub use keys::kek_file::resolve_kek;
 use state::AppState;
 use store::Store;
 
@@ -44,55 +45,16 @@ pub fn app(state: Arc<AppState>) -> Router {
 pub async fn bootstrap(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
     let store = Store::connect_with(&config.database_url, &config.database).await?;
     store.migrate().await?;
-    let (kek, warnings) = resolve_kek(&config)?;
+    let mut warnings = Vec::new();
+    if let KekSource::GeneratedFile(path) = KekSource::of(&config)
+        && let Some(done) = keys::kek_file::finish_interrupted_rotation(&store, &path).await?
+    {
+        warnings.push(done);
+    }
+    let (kek, more) = resolve_kek(&config)?;
+    warnings.extend(more);
     let state = AppState::new(config, store, kek).await?;
     Ok((state, warnings))
-}
-
-/// The key-encryption key: from config, or for an embedded SQLite database a random one kept
-/// in a 0600 file beside it (created on first start), or for an in-memory database a fresh one.
-pub fn resolve_kek(config: &Config) -> anyhow::Result<(Kek, Vec<String>)> {
-    if let Some(k) = &config.key_encryption_key {
-        return Ok((Kek::from_base64(k.expose())?, Vec::new()));
-    }
-    let Some(path) = sqlite_kek_path(&config.database_url) else {
-        return Ok((Kek::from_bytes(&secret::random_bytes::<32>())?, Vec::new()));
-    };
-    let warning = format!(
-        "signing keys are encrypted with the generated key in {}; set key_encryption_key \
-         (PORTCULLIS_KEY_ENCRYPTION_KEY) in production",
-        path.display()
-    );
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok((Kek::from_base64(&text)?, vec![warning]));
-    }
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(secret::random_bytes::<32>());
-    write_private_file(&path, &encoded)?;
-    Ok((Kek::from_base64(&encoded)?, vec![warning]))
-}
-
-fn sqlite_kek_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let file = rest.split('?').next().unwrap_or(rest);
-    if file.is_empty() || file == ":memory:" || rest.contains("mode=memory") {
-        return None;
-    }
-    Some(PathBuf::from(format!("{file}.kek")))
-}
-
-fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents.as_bytes())
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests. Reloads the key ring on
@@ -138,24 +100,5 @@ async fn reload_keys(state: Arc<AppState>) {
         if let Err(e) = state.keys.reload(&state.store, state.now()).await {
             tracing::warn!(error = %e, "key ring reload failed; keeping the keys loaded before");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kek_file_sits_beside_the_sqlite_file() {
-        assert_eq!(
-            sqlite_kek_path("sqlite://portcullis.db"),
-            Some(PathBuf::from("portcullis.db.kek"))
-        );
-        assert_eq!(
-            sqlite_kek_path("sqlite:///var/lib/p.db?mode=rwc"),
-            Some(PathBuf::from("/var/lib/p.db.kek"))
-        );
-        assert_eq!(sqlite_kek_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_kek_path("postgres://x"), None);
     }
 }

@@ -1,4 +1,7 @@
-//! The `portcullis` command: parses the CLI and calls into the library.
+//! The `portcullis` command: parses the CLI and calls into the library. How results print
+//! (`--output`), `doctor` and `keys rotate-kek` are in `cli/`.
+
+mod cli;
 
 use std::path::PathBuf;
 
@@ -7,6 +10,8 @@ use portcullis::admin::client_metadata::ClientRegistration;
 use portcullis::admin::{self, Actor, Page};
 use portcullis::config::{Config, LogFormat, SigningAlg};
 use portcullis::oauth::client::{AuthMethod, Profile};
+
+use cli::output::Output;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +26,10 @@ struct Cli {
     /// Log format: text or json (overrides log_format).
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// How results print on stdout: table, or json (the admin API's shape). Default: a table
+    /// on a terminal, JSON otherwise.
+    #[arg(long, global = true, value_enum)]
+    output: Option<Output>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -47,8 +56,11 @@ enum Command {
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
     /// Delete expired codes, tokens, sessions and replay-cache entries now (one housekeeping
-    /// pass); prints each table's count as it goes, then all counts as JSON.
+    /// pass); prints each table's count as it goes, then all counts.
     Purge,
+    /// Check this config and the deployment it points at (issuer, https, database and
+    /// migrations, keys, KEK, clocks); exits non-zero when a check fails.
+    Doctor,
     /// Security events and admin changes, newest first, as `GET /admin/events` gives them.
     Events(EventsArgs),
 }
@@ -241,6 +253,15 @@ fn set_echo(on: bool) {
 #[derive(Subcommand)]
 enum KeysCommand {
     List,
+    /// Re-encrypt every private signing key under a new key-encryption key, in one
+    /// transaction. The new key comes from --new-kek-file or PORTCULLIS_NEW_KEY_ENCRYPTION_KEY;
+    /// with neither, it is key_encryption_key while key_encryption_key_old is set (a rolling
+    /// change), or a fresh key for the generated <db>.kek file.
+    RotateKek {
+        /// A file holding the new KEK: 32 bytes, base64 (`openssl rand -base64 32`).
+        #[arg(long)]
+        new_kek_file: Option<PathBuf>,
+    },
     /// Add new signing keys; the old ones stay published until their tokens expire.
     Rotate {
         /// ES256 | RS256 | EdDSA; all when omitted.
@@ -276,13 +297,6 @@ fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
 
 fn parse_alg(s: &str) -> Result<SigningAlg, String> {
     SigningAlg::parse(s).ok_or_else(|| "ES256, RS256 or EdDSA".into())
-}
-
-fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
 }
 
 fn init_logging(format: LogFormat) {
@@ -329,7 +343,12 @@ async fn main() -> std::process::ExitCode {
 
 async fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (mut config, warnings) = Config::load(cli.config.as_deref())?;
+    let out = Output::resolve(cli.output);
+    let loaded = Config::load(cli.config.as_deref());
+    if let (Some(Command::Doctor), Err(e)) = (&cli.command, &loaded) {
+        return cli::doctor::report(out, &[cli::doctor::config_error(e)]);
+    }
+    let (mut config, warnings) = loaded?;
     if let Some(f) = &cli.log_format {
         config.log_format = match f.as_str() {
             "json" => LogFormat::Json,
@@ -346,9 +365,15 @@ async fn real_main() -> anyhow::Result<()> {
         let store =
             portcullis::store::Store::connect_with(&config.database_url, &config.database).await?;
         eprintln!("applying migrations to the {} database…", store.backend());
-        store.migrate().await?;
+        store
+            .migrate_reporting(|version, name| eprintln!("  applying {version:04} {name}…"))
+            .await?;
         eprintln!("migrations applied");
         return Ok(());
+    }
+    if let Command::Doctor = command {
+        let checks = cli::doctor::run(&config, &warnings).await;
+        return cli::doctor::report(out, &checks);
     }
     let (state, more_warnings) = portcullis::bootstrap(config).await?;
     for w in &more_warnings {
@@ -357,7 +382,7 @@ async fn real_main() -> anyhow::Result<()> {
     let now = state.now();
     let store = &state.store;
     match command {
-        Command::Serve | Command::Migrate => serve(state.clone()).await?,
+        Command::Serve | Command::Migrate | Command::Doctor => serve(state.clone()).await?,
         Command::Client(c) => match c {
             ClientCommand::Create(c) => {
                 let req = ClientRegistration {
@@ -377,13 +402,13 @@ async fn real_main() -> anyhow::Result<()> {
                 for w in &registered.warnings {
                     eprintln!("warning: {w}");
                 }
-                print_json(&registered);
+                out.print(&registered);
             }
             ClientCommand::List { limit, after } => {
-                print_json(&admin::clients::list(store, &Page { limit, after }).await?)
+                out.print(&admin::clients::list(store, &Page { limit, after }).await?)
             }
             ClientCommand::Show { client_id } => {
-                print_json(&admin::clients::get(store, &client_id).await?)
+                out.print(&admin::clients::get(store, &client_id).await?)
             }
             ClientCommand::Delete { client_id } => {
                 admin::clients::delete(store, &Actor::cli(), &client_id, now).await?;
@@ -394,7 +419,7 @@ async fn real_main() -> anyhow::Result<()> {
                 grace_period,
             } => {
                 let grace = grace_period.unwrap_or(state.config.clients.secret_grace_period);
-                print_json(
+                out.print(
                     &admin::clients::rotate_secret(store, &Actor::cli(), &client_id, grace, now)
                         .await?,
                 );
@@ -428,10 +453,10 @@ async fn real_main() -> anyhow::Result<()> {
                         ..Default::default()
                     }),
                 };
-                print_json(&admin::users::create(store, &Actor::cli(), req, now).await?);
+                out.print(&admin::users::create(store, &Actor::cli(), req, now).await?);
             }
             UserCommand::List { limit, after } => {
-                print_json(&admin::users::list(store, &Page { limit, after }).await?)
+                out.print(&admin::users::list(store, &Page { limit, after }).await?)
             }
             UserCommand::SetPassword { user, .. } => {
                 let user = admin::users::find(store, &user).await?;
@@ -440,10 +465,10 @@ async fn real_main() -> anyhow::Result<()> {
                 eprintln!("password set for {} ({})", user.username, user.id);
             }
             UserCommand::Disable { user } => {
-                print_json(&set_disabled(&state, &user, true, now).await?)
+                out.print(&set_disabled(&state, &user, true, now).await?)
             }
             UserCommand::Enable { user } => {
-                print_json(&set_disabled(&state, &user, false, now).await?)
+                out.print(&set_disabled(&state, &user, false, now).await?)
             }
             UserCommand::Unlock { user } => {
                 let user = admin::users::find(store, &user).await?;
@@ -459,26 +484,35 @@ async fn real_main() -> anyhow::Result<()> {
                 let text = if file.as_os_str() == "-" {
                     std::io::read_to_string(std::io::stdin())?
                 } else {
-                    std::fs::read_to_string(&file)?
+                    std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
                 };
-                let req: admin::issuers::IssuerRequest = serde_json::from_str(&text)?;
-                print_json(&admin::issuers::create(store, &Actor::cli(), req, now).await?);
+                let req: admin::issuers::IssuerRequest = serde_path_to_error::deserialize(
+                    &mut serde_json::Deserializer::from_str(&text),
+                )
+                .map_err(|e| match e.path().to_string().as_str() {
+                    "." => anyhow::anyhow!("{}: {}", file.display(), e.inner()),
+                    field => anyhow::anyhow!("{}: {field}: {}", file.display(), e.inner()),
+                })?;
+                out.print(&admin::issuers::create(store, &Actor::cli(), req, now).await?);
             }
             IssuerCommand::List { limit, after } => {
-                print_json(&admin::issuers::list(store, &Page { limit, after }).await?)
+                out.print(&admin::issuers::list(store, &Page { limit, after }).await?)
             }
-            IssuerCommand::Show { id } => print_json(&admin::issuers::get(store, &id).await?),
+            IssuerCommand::Show { id } => out.print(&admin::issuers::get(store, &id).await?),
             IssuerCommand::Delete { id } => {
                 admin::issuers::delete(store, &Actor::cli(), &id, now).await?;
                 eprintln!("deleted issuer {id}");
             }
         },
         Command::Keys(KeysCommand::List) => {
-            print_json(&admin::keys::list(store, &state.keys, now).await?)
+            out.print(&admin::keys::list(store, &state.keys, now).await?)
+        }
+        Command::Keys(KeysCommand::RotateKek { new_kek_file }) => {
+            cli::rotate_kek::run(&state, new_kek_file.as_deref(), now).await?
         }
         Command::Keys(KeysCommand::Rotate { algs, activate_in }) => {
-            eprintln!("generating keys…");
-            let keys = admin::keys::rotate(
+            let keys = admin::keys::rotate_reporting(
                 store,
                 &state.keys,
                 &state.config,
@@ -486,9 +520,10 @@ async fn real_main() -> anyhow::Result<()> {
                 &algs,
                 activate_in,
                 now,
+                |alg| eprintln!("generating a {} key…", alg.as_str()),
             )
             .await?;
-            print_json(&keys);
+            out.print(&keys);
             eprintln!(
                 "running servers pick the new keys up within {} s (keys.reload_interval)",
                 state.config.keys.reload_interval
@@ -501,19 +536,24 @@ async fn real_main() -> anyhow::Result<()> {
             let created =
                 admin::tokens::create(store, &Actor::cli(), &description, expires_in, now).await?;
             eprintln!("admin token created; it is shown once, store it now:");
-            print_json(&created);
+            out.print(&created);
         }
         Command::Purge => {
+            eprintln!(
+                "deleting expired rows, {} per statement…",
+                state.config.housekeeping.batch_size
+            );
             let counts = portcullis::tasks::purge_once(&state, |table, n| {
-                eprintln!("{table}: {n} expired rows deleted")
+                eprintln!("  {table}: {n} expired rows deleted")
             })
             .await?;
+            eprintln!("done: {} rows", counts.total());
             let by_table: serde_json::Map<String, serde_json::Value> = counts
                 .0
                 .iter()
                 .map(|(t, n)| (t.to_string(), (*n).into()))
                 .collect();
-            print_json(&by_table);
+            out.print(&by_table);
         }
         Command::Events(a) => {
             let query = portcullis::audit::EventQuery {
@@ -525,7 +565,7 @@ async fn real_main() -> anyhow::Result<()> {
                 limit: a.limit,
                 cursor: a.cursor,
             };
-            print_json(&portcullis::audit::list(store, &query).await?);
+            out.print(&portcullis::audit::list(store, &query).await?);
         }
     }
     state.store.close().await;

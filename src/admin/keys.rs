@@ -28,6 +28,22 @@ pub async fn rotate(
     activate_in: u64,
     now: i64,
 ) -> Result<Vec<KeyInfo>, OAuthError> {
+    rotate_reporting(store, keys, config, actor, algs, activate_in, now, |_| {}).await
+}
+
+/// `rotate`, telling `progress` each algorithm before its key is generated (RSA takes a
+/// moment): the CLI's progress lines.
+#[allow(clippy::too_many_arguments)]
+pub async fn rotate_reporting(
+    store: &Store,
+    keys: &KeyRing,
+    config: &Config,
+    actor: &Actor,
+    algs: &[SigningAlg],
+    activate_in: u64,
+    now: i64,
+    mut progress: impl FnMut(SigningAlg),
+) -> Result<Vec<KeyInfo>, OAuthError> {
     // Anything longer is a typo, and past i64 the sum below would overflow.
     if activate_in > MAX_ACTIVATE_IN {
         return Err(OAuthError::invalid_request(
@@ -48,7 +64,10 @@ pub async fn rotate(
         .max(config.tokens.id_token_lifetime as i64);
     let rows = algs
         .into_iter()
-        .map(|alg| keys.new_key_row(alg, now, valid_from))
+        .map(|alg| {
+            progress(alg);
+            keys.new_key_row(alg, now, valid_from)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let kids: Vec<&str> = rows.iter().map(|r| r.kid.as_str()).collect();
     let audit = AuditEvent::new(

@@ -5,6 +5,8 @@
 //! effect on all of them within `keys.reload_interval`.
 
 pub mod kek;
+pub mod kek_file;
+pub mod kek_rotation;
 pub mod signer;
 
 use std::collections::HashMap;

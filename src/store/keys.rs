@@ -1,7 +1,7 @@
 //! Signing keys: private keys sealed under the KEK, public JWKs in clear.
 
 use super::admin::insert_audit;
-use super::{AuditEvent, Result, Store, on_pool};
+use super::{AuditEvent, Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SigningKeyRow {
@@ -104,5 +104,71 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Every key row, unpublished ones too, newest first.
+    pub async fn all_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SigningKeyRow>(
+            "SELECT kid, alg, private_key, public_jwk, created_at, valid_from, publish_until \
+             FROM signing_keys ORDER BY valid_from DESC, kid DESC",
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Replaces every row's sealed private key with `reseal(row)` in one transaction (a KEK
+    /// change, issue #9), with its audit event; the first error rolls everything back. On
+    /// Postgres the table is locked against writers first, so a key inserted meanwhile cannot
+    /// stay under the old KEK; on SQLite a writer that commits between the read and the
+    /// updates makes the transaction fail (WAL snapshot), never half-apply.
+    pub async fn reseal_signing_keys<E: From<StoreError>>(
+        &self,
+        mut reseal: impl FnMut(&SigningKeyRow) -> std::result::Result<Vec<u8>, E>,
+        audit: &AuditEvent,
+    ) -> std::result::Result<usize, E> {
+        let db = |e: sqlx::Error| E::from(StoreError::from(e));
+        let postgres = matches!(self, Store::Postgres(_));
+        let count = on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db)?;
+            if postgres {
+                sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            let rows = sqlx::query_as::<_, SigningKeyRow>(
+                "SELECT kid, alg, private_key, public_jwk, created_at, valid_from, publish_until \
+                 FROM signing_keys ORDER BY valid_from DESC, kid DESC",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                let sealed = reseal(row)?;
+                sqlx::query("UPDATE signing_keys SET private_key = $1 WHERE kid = $2")
+                    .bind(&sealed)
+                    .bind(&row.kid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            // insert_audit!'s `?` wants a StoreError; this method's error is the caller's.
+            sqlx::query(
+                "INSERT INTO audit_events (id, at, actor, action, target, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&audit.id)
+            .bind(audit.at)
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(&audit.target)
+            .bind(&audit.detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            rows.len()
+        });
+        Ok(count)
     }
 }

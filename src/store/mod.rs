@@ -12,6 +12,7 @@ mod events;
 mod issuers;
 mod keys;
 mod legacy_usage;
+mod migrations;
 mod purge;
 mod rate_limit;
 mod resources;
@@ -38,6 +39,7 @@ pub use events::EventFilter;
 pub use issuers::IssuerRow;
 pub use keys::SigningKeyRow;
 pub use legacy_usage::LegacyUsageRow;
+pub use migrations::MigrationStatus;
 pub use resources::ResourceRow;
 pub use session_clients::SessionClientRow;
 pub use sessions::SessionRow;
@@ -165,8 +167,8 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Store::Sqlite(pool) => migrations::SQLITE.run(pool).await?,
+            Store::Postgres(pool) => migrations::POSTGRES.run(pool).await?,
         }
         Ok(())
     }
