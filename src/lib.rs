@@ -8,6 +8,9 @@ pub mod admin;
 pub mod audit;
 pub mod config;
 pub mod error;
+/// Entry points for `fuzz/` and the property tests; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grants;
 pub mod http;
 pub mod keys;

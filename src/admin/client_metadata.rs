@@ -429,6 +429,9 @@ fn check_jwks(jwks: &Value) -> Result<(), OAuthError> {
     if set.keys.is_empty() {
         return Err(bad("jwks", "has no keys"));
     }
+    if crate::oauth::jwt_assertion::has_duplicate_kid(&set) {
+        return Err(bad("jwks", "two keys share a kid"));
+    }
     for key in jwks
         .get("keys")
         .and_then(Value::as_array)

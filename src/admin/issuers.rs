@@ -128,6 +128,10 @@ fn check_jwt(req: &IssuerRequest) -> Result<Vec<String>, OAuthError> {
             if set.keys.is_empty() {
                 return Err(bad("jwks", "holds no key"));
             }
+            // RFC 7517 §4.5: an assertion's `kid` must name one key.
+            if crate::oauth::jwt_assertion::has_duplicate_kid(&set) {
+                return Err(bad("jwks", "two keys share a kid"));
+            }
             // RFC 7518 §6.2.2 / §6.3.2: `d` is private key material; it never belongs here.
             let private = jwks["keys"]
                 .as_array()

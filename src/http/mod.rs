@@ -95,6 +95,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::map_response(payload_too_large_as_json))
         .layer(CatchPanicLayer::custom(|_| OAuthError::server_error().into_response()))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -128,6 +129,22 @@ fn device_routes(state: &AppState) -> Router<Arc<AppState>> {
         )
         .route(path::DEVICE_SIGNIN, post(device::signin))
         .route(path::DEVICE_APPROVE, post(device::approve))
+}
+
+/// RFC 9110 §15.5.14: a body over `http.body_limit` is a 413 JSON error on every endpoint.
+/// `extract::Form` and `Json` say so themselves; this covers the handlers that read the raw
+/// body (the pages, userinfo, logout), whose rejection by axum is plain text.
+async fn payload_too_large_as_json(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return OAuthError::invalid_request("request body too large")
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            .into_response();
+    }
+    response
 }
 
 async fn not_found() -> OAuthError {

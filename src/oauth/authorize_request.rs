@@ -539,3 +539,108 @@ mod tests {
         assert!(parse_prompt(Some("bogus")).is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use crate::fuzzing::redirect_uri;
+
+    const GOOD: &str = "https://good.example/cb";
+
+    fn registered() -> Vec<String> {
+        vec![GOOD.to_string(), "https://good.example/cb?x=1".to_string()]
+    }
+
+    /// Open-redirect tricks against a registered URI (RFC 9700 §4.1): none is "the same".
+    #[test]
+    fn near_misses_of_a_registered_uri_are_refused() {
+        for trick in [
+            "https://good.example@evil.example/cb",
+            "https://good.example/cb@evil.example",
+            "https://evil.example/cb",
+            "https://good.example.evil.example/cb",
+            "https://GOOD.example/cb",
+            "HTTPS://good.example/cb",
+            "https://good.example./cb",
+            "https://good.example/cb/",
+            "https://good.example/cb/..",
+            "https://good.example/cb/../evil",
+            "https://good.example/x/../cb",
+            "https://good.example/cb%2f..%2fevil",
+            "https://good.example/cb%2F..%2Fevil",
+            "https://good.example%2fcb",
+            "https://good.example/cb#evil",
+            "https://good.example/cb?x=2",
+            "https://good.example/cb?x=1&y=2",
+            "https://good.example:443/cb",
+            "https://good.example:8443/cb",
+            "https://user:pass@good.example/cb",
+            "http://good.example/cb",
+            "https://good.example/cb\r\nLocation: https://evil.example",
+            "https://good.example/cb%0d%0aLocation:%20https://evil.example",
+            "https://good.example/CB",
+            " https://good.example/cb",
+            "https://good.example/cb ",
+            "https://good.example\\@evil.example/cb",
+            "//evil.example/cb",
+            "https:/good.example/cb",
+        ] {
+            assert_eq!(
+                redirect_uri(&registered(), false, Some(trick)),
+                None,
+                "{trick}"
+            );
+            assert_eq!(
+                redirect_uri(&registered(), true, Some(trick)),
+                None,
+                "{trick}"
+            );
+        }
+        assert_eq!(
+            redirect_uri(&registered(), false, Some(GOOD)).as_deref(),
+            Some(GOOD)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A web client's response goes to a registered URI, character for character, or
+        /// nowhere.
+        #[test]
+        fn only_registered_uris_are_accepted(
+            requested in prop_oneof![
+                "\\PC{0,60}",
+                "https://good\\.example[/:@.?#%a-zA-Z0-9]{0,20}",
+                "[hH][tT][tT][pP][sS]?://[gG][oO][oO][dD]\\.example\\.?(:[0-9]{1,5})?/cb[/?#.]{0,3}",
+            ],
+            native in any::<bool>(),
+        ) {
+            let got = redirect_uri(&registered(), native, Some(&requested));
+            if let Some(got) = got {
+                prop_assert_eq!(&got, &requested);
+                prop_assert!(registered().contains(&got), "{}", got);
+            }
+        }
+
+        /// A native app's loopback URI matches on any port, and on nothing else.
+        #[test]
+        fn native_loopback_varies_only_by_port(port in 1u16.., path in "/[a-z]{0,6}", other in "/[a-z]{0,6}") {
+            let registered = vec![format!("http://127.0.0.1{path}")];
+            let same = format!("http://127.0.0.1:{port}{path}");
+            prop_assert_eq!(redirect_uri(&registered, true, Some(&same)), Some(same.clone()));
+            prop_assert_eq!(redirect_uri(&registered, false, Some(&same)).is_some(), registered[0] == same);
+            let elsewhere = format!("http://127.0.0.1:{port}{other}");
+            let url_of = |s: &str| url::Url::parse(s).unwrap().path().to_string();
+            prop_assert_eq!(
+                redirect_uri(&registered, true, Some(&elsewhere)).is_some(),
+                url_of(&elsewhere) == url_of(&registered[0])
+            );
+            for host in ["localhost", "127.0.0.2", "evil.example"] {
+                let moved = format!("http://{host}:{port}{path}");
+                prop_assert_eq!(redirect_uri(&registered, true, Some(&moved)), None);
+            }
+        }
+    }
+}

@@ -320,3 +320,57 @@ mod tests {
         assert_eq!(e.status, 401);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn form_encoded(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any header and body: credentials, or a 400/401 error; never a panic, never a
+        /// client id with NUL (it would reach the store).
+        #[test]
+        fn any_header_and_body_is_read_or_refused(
+            header in proptest::option::of(any::<String>()),
+            basic in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
+            body in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let header = match basic {
+                Some(raw) => Some(format!("Basic {}", STANDARD.encode(raw))),
+                None => header,
+            };
+            let Ok(params) = Params::parse(&body) else { return Ok(()); };
+            match presented(header.as_deref(), &params) {
+                Ok(Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::Public { id }) => {
+                    prop_assert!(!id.contains('\0'));
+                }
+                Ok(Presented::Assertion { .. }) => {}
+                Err(e) => prop_assert!(e.status == 400 || e.status == 401, "{}", e.status),
+            }
+        }
+
+        /// RFC 6749 §2.3.1: an id and secret form-encoded into Basic come back as they were,
+        /// unicode, colons, `+` and `%` included.
+        #[test]
+        fn basic_credentials_round_trip(id in "[^\\x00]{1,24}", secret in "[^\\x00]{1,32}") {
+            let header = format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", form_encoded(&id), form_encoded(&secret)))
+            );
+            match presented(Some(&header), &Params::default()) {
+                Ok(Presented::Basic { id: got_id, secret: got_secret }) => {
+                    prop_assert_eq!(got_id, id);
+                    prop_assert_eq!(got_secret, secret);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+    }
+}

@@ -174,6 +174,11 @@ pub async fn verify(
             .await
             .map_err(Refusal::Keys)?,
     };
+    // RFC 7517 §4.5: `kid` tells keys apart. A set in which two keys share one is ambiguous
+    // (which key did the issuer mean?), so nothing is verified against it.
+    if has_duplicate_kid(&set) {
+        return Err(Refusal::Keys("two keys of the set share a kid".into()));
+    }
     let candidates: Vec<_> = match &header.kid {
         Some(kid) => set
             .keys
@@ -240,19 +245,180 @@ pub async fn verify(
     Ok(claims)
 }
 
+/// Whether two keys of the set share a `kid` (RFC 7517 §4.5: such a set is ambiguous).
+pub fn has_duplicate_kid(set: &JwkSet) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    set.keys
+        .iter()
+        .filter_map(|k| k.common.key_id.as_deref())
+        .any(|kid| !seen.insert(kid))
+}
+
 /// RFC 7523 §3 items 4–6: `exp` passed, not too far ahead; `nbf` and `iat` not in the future.
 fn check_times(claims: &AssertionClaims, expected: &Expected<'_>, now: i64) -> Result<(), Refusal> {
+    // Saturating: the claims are the sender's numbers, and `exp` near i64::MAX must be
+    // refused as too long, not overflow.
     let leeway = expected.leeway;
-    if claims.exp + leeway <= now {
+    if claims.exp.saturating_add(leeway) <= now {
         return Err(Refusal::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now + leeway)
-        || claims.iat.is_some_and(|iat| iat > now + leeway)
+    let not_after = now.saturating_add(leeway);
+    if claims.nbf.is_some_and(|nbf| nbf > not_after)
+        || claims.iat.is_some_and(|iat| iat > not_after)
     {
         return Err(Refusal::NotYetValid);
     }
-    if claims.exp > now + expected.max_lifetime + leeway {
+    if claims.exp
+        > now
+            .saturating_add(expected.max_lifetime)
+            .saturating_add(leeway)
+    {
         return Err(Refusal::TooLong);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod proptests {
+    use jsonwebtoken::{EncodingKey, Header};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::fuzzing;
+
+    /// A P-256 key made for these tests (the same as fuzz/fuzz_targets/jwt_assertion.rs).
+    const PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgh04pdr5FEBxdW34Z
+5AtjyRm9U5wcGGWJlbxeVvHCDfWhRANCAAQIl9CTXO43AlOkTvDRomiskdKFL1SP
+6ZcPleXm/bLT/0z8aOcFYOXEKCntyoVRd/oH/ppbLrRTJ+dD3GtLlT8R
+-----END PRIVATE KEY-----
+";
+    const X: &str = "CJfQk1zuNwJTpE7w0aJorJHShS9Uj-mXD5Xl5v2y0_8";
+    const Y: &str = "TPxo5wVg5cQoKe3KhVF3-gf-mlsutFMn50Pca0uVPxE";
+    const CLIENT: &str = "prop-client";
+    const NOW: i64 = 1_900_000_000;
+
+    fn jwk(kid: &str) -> Value {
+        json!({ "kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": kid, "alg": "ES256" })
+    }
+
+    fn sign(header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = EncodingKey::from_ec_pem(PRIVATE_KEY.as_bytes()).unwrap();
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::ES256).unwrap();
+        format!("{input}.{sig}")
+    }
+
+    fn claims(exp: i64) -> Value {
+        json!({ "iss": CLIENT, "sub": CLIENT, "aud": fuzzing::ISSUER, "exp": exp, "jti": "j" })
+    }
+
+    fn check(assertion: &str, keys: &Value) -> Result<String, String> {
+        fuzzing::jwt_assertion(assertion, keys, CLIENT, NOW)
+    }
+
+    #[test]
+    fn a_well_signed_assertion_passes() {
+        let good = sign(&json!({ "alg": "ES256", "kid": "k1" }), &claims(NOW + 60));
+        assert_eq!(
+            check(&good, &json!({ "keys": [jwk("k1")] })),
+            Ok("j".into())
+        );
+    }
+
+    /// RFC 8725 §2.1, §3.1: `none` and an HMAC keyed with the issuer's public key are refused.
+    #[test]
+    fn alg_none_and_hmac_with_the_public_key_are_refused() {
+        let keys = json!({ "keys": [jwk("k1")] });
+        let body = URL_SAFE_NO_PAD.encode(claims(NOW + 60).to_string());
+        for alg in ["none", "None", "NONE", ""] {
+            let header = URL_SAFE_NO_PAD.encode(json!({ "alg": alg, "kid": "k1" }).to_string());
+            for sig in ["", "AAAA"] {
+                let e = check(&format!("{header}.{body}.{sig}"), &keys).unwrap_err();
+                assert!(e.contains("algorithm"), "{alg}: {e}");
+            }
+        }
+        // The public key as an HMAC secret, in every form a confused verifier might use.
+        for secret in [
+            keys.to_string(),
+            jwk("k1").to_string(),
+            format!("{X}{Y}"),
+            X.to_string(),
+        ] {
+            let token = jsonwebtoken::encode(
+                &Header {
+                    kid: Some("k1".into()),
+                    ..Header::new(Algorithm::HS256)
+                },
+                &claims(NOW + 60),
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap();
+            let e = check(&token, &keys).unwrap_err();
+            assert!(e.contains("algorithm"), "{e}");
+        }
+    }
+
+    /// RFC 7517 §4.5: a set with two keys under one `kid` verifies nothing, whichever kid the
+    /// header names (or none).
+    #[test]
+    fn a_key_set_with_a_duplicate_kid_is_refused() {
+        let dup = json!({ "keys": [jwk("k1"), jwk("k1")] });
+        for header in [
+            json!({ "alg": "ES256", "kid": "k1" }),
+            json!({ "alg": "ES256" }),
+        ] {
+            let e = check(&sign(&header, &claims(NOW + 60)), &dup).unwrap_err();
+            assert!(e.contains("keys"), "{e}");
+        }
+        let distinct = json!({ "keys": [jwk("k0"), jwk("k1")] });
+        let good = sign(&json!({ "alg": "ES256", "kid": "k1" }), &claims(NOW + 60));
+        assert!(check(&good, &distinct).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any text is refused without a panic.
+        #[test]
+        fn any_text_is_refused(assertion in "\\PC{0,200}|[A-Za-z0-9_.-]{0,200}") {
+            let keys = json!({ "keys": [jwk("k1")] });
+            prop_assert!(check(&assertion, &keys).is_err());
+        }
+
+        /// Claims signed with the right key pass exactly when their times are in the window,
+        /// whatever the numbers (an `exp` of i64::MAX once overflowed).
+        #[test]
+        fn times_decide_and_never_overflow(
+            exp in prop_oneof![any::<i64>(), (NOW - 100)..(NOW + 400), Just(i64::MAX), Just(i64::MIN)],
+            nbf in proptest::option::of(prop_oneof![any::<i64>(), Just(i64::MAX)]),
+            iat in proptest::option::of(prop_oneof![any::<i64>(), Just(i64::MIN)]),
+        ) {
+            let mut c = claims(exp);
+            if let Some(nbf) = nbf { c["nbf"] = nbf.into(); }
+            if let Some(iat) = iat { c["iat"] = iat.into(); }
+            let verdict = check(&sign(&json!({ "alg": "ES256", "kid": "k1" }), &c), &json!({ "keys": [jwk("k1")] }));
+            let in_window = exp != 0
+                && exp > NOW - 30
+                && exp <= NOW + 300 + 30
+                && nbf.is_none_or(|t| t <= NOW + 30)
+                && iat.is_none_or(|t| t <= NOW + 30);
+            prop_assert_eq!(verdict.is_ok(), in_window, "{:?}", verdict);
+        }
+
+        /// Whatever the header says, only ES256 (the key's algorithm) verifies.
+        #[test]
+        fn only_the_keys_algorithm_verifies(alg in "[A-Za-z0-9]{0,6}", kid in proptest::option::of("k[0-9]")) {
+            let mut header = json!({ "alg": alg });
+            if let Some(kid) = &kid { header["kid"] = kid.clone().into(); }
+            let verdict = check(&sign(&header, &claims(NOW + 60)), &json!({ "keys": [jwk("k1")] }));
+            let expect = alg == "ES256" && kid.as_deref().is_none_or(|k| k == "k1");
+            prop_assert_eq!(verdict.is_ok(), expect, "{:?}", verdict);
+        }
+    }
 }

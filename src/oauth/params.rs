@@ -87,3 +87,58 @@ mod tests {
         assert_eq!(p.get("grant_type"), Some("x"));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any body parses or is refused as `invalid_request`; it never panics.
+        #[test]
+        fn any_body_parses_or_is_invalid_request(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(e) = Params::parse(&body) {
+                prop_assert_eq!(e.code, "invalid_request");
+            }
+        }
+
+        /// A form encoded by a client (RFC 6749 Appendix B) parses to the same parameters.
+        #[test]
+        fn an_encoded_form_parses_back(
+            single in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{1,24}", 0..8),
+            resources in proptest::collection::vec("\\PC{1,24}", 0..4),
+        ) {
+            let single: BTreeMap<String, String> = single
+                .into_iter()
+                .filter(|(k, v)| !REPEATABLE.contains(&k.as_str()) && !v.contains('\0'))
+                .collect();
+            let resources: Vec<String> = resources.into_iter().filter(|r| !r.contains('\0')).collect();
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.extend_pairs(&single);
+            for r in &resources {
+                form.append_pair("resource", r);
+            }
+            let parsed = Params::parse(form.finish().as_bytes()).unwrap();
+            for (name, value) in &single {
+                prop_assert_eq!(parsed.get(name), Some(value.as_str()));
+            }
+            prop_assert_eq!(parsed.get_all("resource"), resources.as_slice());
+        }
+
+        /// CRLF and other controls survive parsing as data: never split into more parameters.
+        #[test]
+        fn control_characters_stay_inside_their_value(value in "[a-z]{0,4}[\\r\\n\\t\\x01-\\x1f]{1,4}[a-z=&]{0,4}") {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("state", &value)
+                .finish();
+            let parsed = Params::parse(body.as_bytes()).unwrap();
+            prop_assert_eq!(parsed.get("state"), Some(value.as_str()));
+            prop_assert_eq!(parsed.single.len(), 1);
+        }
+    }
+}

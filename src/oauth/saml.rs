@@ -493,3 +493,78 @@ mod tests {
         assert!(matches!(decode("%%%", 4096), Err(Refusal::Encoding)));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
+    use crate::fuzzing;
+
+    const T: i64 = 1_893_456_000;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn check(xml: &str) -> Result<String, String> {
+        fuzzing::saml_assertion(
+            &URL_SAFE_NO_PAD.encode(xml),
+            &[fixture("idp_cert.pem")],
+            1024 * 1024,
+            T + 10,
+        )
+    }
+
+    /// Entity declarations in every spelling are refused before the parser sees them:
+    /// billion laughs, external entities, parameter entities.
+    #[test]
+    fn entity_declarations_are_refused_before_parsing() {
+        let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">\
+            <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\
+            <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">]>\
+            <saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">&lol2;</saml:Assertion>";
+        let external = "<!DOCTYPE a [<!ENTITY x SYSTEM \"http://127.0.0.1:1/x\">]><a>&x;</a>";
+        let parameter = "<!DoCtYpE a [<!ENTITY % p SYSTEM \"file:///etc/passwd\"> %p;]><a/>";
+        for xml in [laughs, external, parameter] {
+            assert_eq!(check(xml).unwrap_err(), super::Refusal::Doctype.to_string());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any text is refused without a panic.
+        #[test]
+        fn any_text_is_refused(xml in "\\PC{0,300}", raw in "[A-Za-z0-9_=-]{0,300}") {
+            prop_assert!(check(&xml).is_err());
+            prop_assert!(fuzzing::saml_assertion(&raw, &[fixture("idp_cert.pem")], 4096, T).is_err());
+        }
+
+        /// However deep the nesting, the parser's depth cap refuses it (no stack overflow).
+        #[test]
+        fn deep_nesting_is_refused(depth in 100usize..20_000) {
+            let xml = format!(
+                "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" Version=\"2.0\">{}{}</saml:Assertion>",
+                "<a>".repeat(depth),
+                "</a>".repeat(depth)
+            );
+            prop_assert!(check(&xml).is_err());
+        }
+
+        /// One byte changed anywhere in a signed assertion: refused, or (where C14N makes the
+        /// change invisible) still the subject the IdP signed.
+        #[test]
+        fn a_changed_byte_never_changes_the_subject(at in any::<prop::sample::Index>(), byte in 0x20u8..0x7f) {
+            let mut xml = fixture("valid.xml").into_bytes();
+            let i = at.index(xml.len());
+            xml[i] = byte;
+            let Ok(xml) = String::from_utf8(xml) else { return Ok(()); };
+            if let Ok(subject) = check(&xml) {
+                prop_assert_eq!(subject, "alice@example.test");
+            }
+        }
+    }
+}

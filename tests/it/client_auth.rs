@@ -181,15 +181,15 @@ async fn private_key_jwt_with_inline_jwks(db: TestDb) {
 }
 
 /// A client's key host: serves whatever key set the test puts in it, counting fetches.
-struct JwksHost {
-    url: String,
+pub(crate) struct JwksHost {
+    pub(crate) url: String,
     keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl JwksHost {
-    async fn start(keys: Value) -> JwksHost {
+    pub(crate) async fn start(keys: Value) -> JwksHost {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -216,7 +216,7 @@ impl JwksHost {
         }
     }
 
-    fn publish(&self, keys: Value) {
+    pub(crate) fn publish(&self, keys: Value) {
         *self.keys.lock().unwrap() = keys;
     }
 

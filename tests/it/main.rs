@@ -1,8 +1,6 @@
 //! The one integration-test binary (DESIGN.md: each file in tests/ would be its own binary and
 //! its own link). Every test runs a real server over real HTTP.
 
-mod harness;
-
 mod admin_api;
 mod admin_users;
 mod audit;
@@ -21,6 +19,8 @@ mod discovery;
 mod doctor;
 mod e2e_code_flow;
 mod faults;
+mod harness;
+mod hostile_inputs;
 mod housekeeping;
 mod id_token_alg;
 mod introspection;
@@ -39,8 +39,10 @@ mod rate_limit;
 mod refresh;
 mod revocation;
 mod saml_bearer;
+mod secrets_at_rest;
 mod throttle;
 mod token_endpoint;
 mod token_exchange;
 mod token_validation;
 mod userinfo;
+
