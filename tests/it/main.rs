@@ -11,6 +11,7 @@ mod backchannel_logout;
 mod bad_input;
 mod browser;
 mod client_auth;
+mod client_cache;
 mod code_flow;
 mod cors;
 mod device_flow;
