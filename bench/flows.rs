@@ -13,17 +13,21 @@
 //!   id) → POST /authorize/consent (allow) → 302 with the code → POST /token (PKCE verifier).
 //! * `flow first-party`: a confidential first-party web client, whose flows skip consent:
 //!   GET /authorize → POST /authorize/signin → 302 with the code → POST /token (Basic + PKCE).
+//! * `flow SSO`: the first-party client in a browser that already has a session (each worker
+//!   signs in once, untimed): GET /authorize → 302 with the code → POST /token (Basic + PKCE).
+//!   No password check: this is what most logins cost once a user has signed in anywhere.
 //! * `refresh`: the first-party client rotating its refresh token (each worker starts from a
 //!   refresh token got by one untimed flow and always sends the newest one).
 //!
-//! Every flow is a new browser (an empty cookie jar) and therefore a real sign-in with an
+//! Every flow but SSO is a new browser (an empty cookie jar) and therefore a real sign-in with an
 //! argon2id password check, which is what bounds the flow rate. Each worker keeps its own
 //! keep-alive connection. A flow or refresh counts as done only when every step answered as
 //! the protocol says (status, `state`, `iss`, tokens present); anything else is an error,
 //! counted by kind and never hidden.
 //!
 //! Knobs (the same names as bench/run.sh): BENCH_CONNECTIONS, space-separated worker counts
-//! (default "1 16 64"); BENCH_DURATION, seconds per row (default 10).
+//! (default "1 16 64"); BENCH_DURATION, seconds per row (default 10); BENCH_SCENARIOS, which
+//! scenarios (default "consent signin sso refresh").
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -45,20 +49,33 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 enum Scenario {
     FlowWithConsent,
     FlowFirstParty,
+    FlowSso,
     Refresh,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 3] = [
+    const ALL: [Scenario; 4] = [
         Scenario::FlowWithConsent,
         Scenario::FlowFirstParty,
+        Scenario::FlowSso,
         Scenario::Refresh,
     ];
+
+    /// The name `BENCH_SCENARIOS` selects it by.
+    fn key(self) -> &'static str {
+        match self {
+            Scenario::FlowWithConsent => "consent",
+            Scenario::FlowFirstParty => "signin",
+            Scenario::FlowSso => "sso",
+            Scenario::Refresh => "refresh",
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
             Scenario::FlowWithConsent => "code+PKCE flow, sign-in + consent (public SPA)",
             Scenario::FlowFirstParty => "code+PKCE flow, sign-in only (first-party web)",
+            Scenario::FlowSso => "code+PKCE flow, existing session (SSO, first-party web)",
             Scenario::Refresh => "refresh (rotation, first-party web)",
         }
     }
@@ -208,7 +225,16 @@ fn code_from(
 
 /// One full flow in a new browser; returns the token response.
 async fn flow(http: &reqwest::Client, setup: &Setup, consent: bool) -> Result<Value, Failure> {
-    let mut jar = Jar::default();
+    flow_in(http, setup, consent, &mut Jar::default()).await
+}
+
+/// One full flow in the browser whose cookies are `jar` (the session cookie stays in it).
+async fn flow_in(
+    http: &reqwest::Client,
+    setup: &Setup,
+    consent: bool,
+    jar: &mut Jar,
+) -> Result<Value, Failure> {
     let verifier = random_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let state = random_token();
@@ -234,7 +260,7 @@ async fn flow(http: &reqwest::Client, setup: &Setup, consent: bool) -> Result<Va
     let url = url::Url::parse_with_params(&format!("{}/authorize", setup.base), &query)
         .map_err(|e| fail("authorize", e))?;
     let authorize = http.get(url);
-    let page = browse(http, &mut jar, "authorize", authorize).await?;
+    let page = browse(http, jar, "authorize", authorize).await?;
     let html = page_text("authorize", page).await?;
     let form = |html: &str, step: &str| -> Result<(String, String), Failure> {
         let csrf = field(html, "csrf_token").ok_or_else(|| fail(step, "no csrf_token"))?;
@@ -250,7 +276,7 @@ async fn flow(http: &reqwest::Client, setup: &Setup, consent: bool) -> Result<Va
             ("username", setup.username.as_str()),
             ("password", setup.password.as_str()),
         ]);
-    let mut answer = browse(http, &mut jar, "signin", signin).await?;
+    let mut answer = browse(http, jar, "signin", signin).await?;
     if consent {
         let html = page_text("signin", answer).await?;
         let (csrf, request_id) = form(&html, "consent page")?;
@@ -261,16 +287,49 @@ async fn flow(http: &reqwest::Client, setup: &Setup, consent: bool) -> Result<Va
                 ("request_id", request_id.as_str()),
                 ("decision", "allow"),
             ]);
-        answer = browse(http, &mut jar, "consent", decide).await?;
+        answer = browse(http, jar, "consent", decide).await?;
     }
     let step = if consent { "consent" } else { "signin" };
     let code = code_from(step, &answer, setup, &state)?;
+    exchange_code(http, setup, consent, &code, &verifier).await
+}
 
+/// A flow in a browser that already has a session (OIDC Core §3.1.2.3: no prompt, so the
+/// server answers /authorize with the code at once): GET /authorize → 302 → POST /token.
+async fn sso_flow(http: &reqwest::Client, setup: &Setup, jar: &mut Jar) -> Result<Value, Failure> {
+    let verifier = random_token();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = random_token();
+    let query = [
+        ("response_type", "code"),
+        ("client_id", setup.web_id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", SCOPE),
+        ("state", state.as_str()),
+        ("nonce", "bench-nonce"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let url = url::Url::parse_with_params(&format!("{}/authorize", setup.base), &query)
+        .map_err(|e| fail("authorize", e))?;
+    let answer = browse(http, jar, "authorize (session)", http.get(url)).await?;
+    let code = code_from("authorize (session)", &answer, setup, &state)?;
+    exchange_code(http, setup, false, &code, &verifier).await
+}
+
+/// RFC 6749 §4.1.3 with the PKCE verifier: the SPA by `client_id`, the web app by Basic.
+async fn exchange_code(
+    http: &reqwest::Client,
+    setup: &Setup,
+    consent: bool,
+    code: &str,
+    verifier: &str,
+) -> Result<Value, Failure> {
     let form = [
         ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
+        ("code", code),
         ("redirect_uri", REDIRECT_URI),
-        ("code_verifier", verifier.as_str()),
+        ("code_verifier", verifier),
     ];
     let token = http.post(format!("{}/token", setup.base));
     let token = if consent {
@@ -373,6 +432,30 @@ async fn worker(setup: Setup, scenario: Scenario, until: Instant) -> Tally {
             current = tally
                 .record(started, outcome)
                 .and_then(|v| v["refresh_token"].as_str().map(str::to_string));
+        }
+        return tally;
+    }
+    if scenario == Scenario::FlowSso {
+        // Untimed: one sign-in per worker; its session then serves every timed flow.
+        let mut jar = Jar::default();
+        let mut signed_in = false;
+        while Instant::now() < until {
+            if !signed_in {
+                match flow_in(&http, &setup, false, &mut jar).await {
+                    Ok(_) => signed_in = true,
+                    Err(Failure(kind)) => {
+                        *tally
+                            .errors
+                            .entry(format!("(setup sign-in) {kind}"))
+                            .or_default() += 1;
+                        jar = Jar::default();
+                    }
+                }
+                continue;
+            }
+            let started = Instant::now();
+            let outcome = sso_flow(&http, &setup, &mut jar).await;
+            signed_in = tally.record(started, outcome).is_some();
         }
         return tally;
     }
@@ -527,6 +610,16 @@ async fn main() {
         .filter(|s| *s > 0)
         .unwrap_or_else(|| die("BENCH_DURATION must be a whole number of seconds"));
     let duration = Duration::from_secs(seconds);
+    let wanted = env_or("BENCH_SCENARIOS", "consent signin sso refresh");
+    let scenarios: Vec<Scenario> = wanted
+        .split_whitespace()
+        .map(|w| {
+            Scenario::ALL
+                .into_iter()
+                .find(|s| s.key() == w)
+                .unwrap_or_else(|| die(&format!("BENCH_SCENARIOS: unknown scenario {w:?}")))
+        })
+        .collect();
 
     let setup = register(&base, &admin_token).await;
     // One checked flow of each kind before anything is timed: a broken server fails loudly.
@@ -536,13 +629,21 @@ async fn main() {
             die(&format!("sanity flow (consent={consent}) failed: {kind}"));
         }
     }
+    let mut jar = Jar::default();
+    let sso = match flow_in(&http, &setup, false, &mut jar).await {
+        Ok(_) => sso_flow(&http, &setup, &mut jar).await,
+        Err(e) => Err(e),
+    };
+    if let Err(Failure(kind)) = sso {
+        die(&format!("sanity SSO flow failed: {kind}"));
+    }
     eprintln!("flows bench: warming up for {WARMUP:?}");
     run(&setup, Scenario::FlowFirstParty, 4, WARMUP).await;
 
     println!("| scenario | workers | per s | p50 ms | p99 ms | done | errors |");
     println!("|---|---:|---:|---:|---:|---:|---|");
     let mut failed = false;
-    for scenario in Scenario::ALL {
+    for &scenario in &scenarios {
         for &n in &workers {
             eprintln!(
                 "flows bench: {} with {n} worker(s) for {seconds} s",

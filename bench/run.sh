@@ -1,68 +1,97 @@
 #!/usr/bin/env bash
-# bench/run.sh — client_credentials token throughput and latency of Portcullis.
+# bench/run.sh — Portcullis' benchmark suite, and (with --quick) CI's regression guard.
 #
-#   bench/run.sh                                  # the standard run
-#   BENCH_CONNECTIONS=64 BENCH_DURATION=5 bench/run.sh   # a quicker look
+#   bash bench/run.sh            # the full suite (~30 min): every scenario, SQLite and Postgres,
+#                                # 1, 16 and 64 connections, 10 s per row
+#   bash bench/run.sh --quick    # the guard (< 1 min once built): SQLite, 64 connections, 3 s
+#                                # per row, a few scenarios; fails on gross regressions only,
+#                                # judged by ratios against the ceiling program
 #
-# For each store (SQLite in a fresh temp dir; Postgres in a fresh database on 127.0.0.1:5432,
-# user postgres, dropped at the end — skipped with a message when unreachable) and each
-# access-token algorithm (ES256, RS256, set as the server default through
-# PORTCULLIS_TOKENS_ACCESS_TOKEN_ALG), it starts the release binary on a free loopback port,
-# registers a resource and a service client through the admin API, and drives POST /token
-# (grant_type=client_credentials, client_secret_basic) with wrk and bench/client_credentials.lua.
-# It prints a Markdown table and saves it to bench/results/<timestamp>.md (raw wrk output and
-# server log tails go to bench/results/<timestamp>.log; bench/results/ is git-ignored).
+# What it does (bench/README.md has the details):
+# 1. builds the release server (cargo build --release) and the bench programs
+#    (cargo bench --no-run: bench/ceiling.rs, bench/flows.rs, bench/argon2.rs), and runs
+#    private copies of them;
+# 2. runs the ceiling (bench/ceiling.rs: a minimal axum server that does only what a client
+#    credentials request must cost) under the same load as Portcullis, and argon2id
+#    verifications per second through the server's own password code (bench/argon2.rs);
+# 3. for each store: starts Portcullis on a fresh database (SQLite in a temp dir; a fresh
+#    Postgres database on 127.0.0.1:5432, dropped at the end — skipped loudly when
+#    unreachable), registers what the scenarios need through the admin API, restarts it
+#    (start-up to ready is timed on both starts), then drives every scenario with wrk and
+#    bench/request.lua at each connection count, then the browser flows with bench/flows.rs;
+# 4. bench/report.py prints the tables (requests/s, p50/p99, errors, RSS; ratios to the
+#    ceiling and to argon2; the issue's targets) and saves them to bench/results/<UTC>.md,
+#    with the raw wrk output and server log tails in bench/results/<UTC>.log.
 #
 # READ THE FIGURES WITH THIS IN MIND:
-# * wrk runs on the same machine and shares its 2 cores with the server, so the figures are
-#   lower than a dedicated load machine would show (wrk takes a good part of one core), and
-#   anything else running (a compile, tests) makes them noisy: the load average before and
-#   after is recorded in the results header.
-# * The configuration is fixed so that runs are comparable: 2 wrk threads (1 at 1 connection,
-#   as wrk needs a connection per thread), a 2 s unrecorded warm-up at 16 connections per
-#   server, 10 s per measurement, 5 s wrk request timeout, server defaults apart from the
-#   store and the algorithm, no PORTCULLIS_* variable or portcullis.toml from the caller.
-#   Only BENCH_CONNECTIONS (default "1 16 64") and BENCH_DURATION (seconds, default 10) may be
-#   overridden; when they are, the results header says so. Compare only like with like.
-# * Any non-200 response or socket error is counted (by a wrk response() callback and wrk's
-#   own error counters) and flagged with ⚠ in the table: such a figure is not a throughput.
-#
-# After the wrk runs on the first algorithm's server of each store, bench/flows.rs (built with
-# `cargo bench --bench flows --no-run`, run from a private copy) measures full authorization
-# code + PKCE flows (sign-in form, consent or a first-party client that skips it, code exchange)
-# and refresh-token rotations per second over plain HTTP, at the same BENCH_CONNECTIONS (as
-# concurrent workers) and BENCH_DURATION; its table goes under the wrk table.
+# * wrk and the flows client run on the same machine and share its cores with the server, so
+#   the figures are lower than a dedicated load machine would show, and anything else
+#   running makes them noisy (the load average before and after is in the header).
+# * The configuration is fixed so that runs are comparable: wrk with 2 threads (1 at 1
+#   connection), a 1 s unrecorded warm-up at 16 connections before each scenario, 10 s per
+#   row, 5 s request timeout, server defaults apart from the store (no PORTCULLIS_* variable
+#   or portcullis.toml from the caller). BENCH_CONNECTIONS, BENCH_DURATION and BENCH_STORES
+#   may be overridden for a quicker look; the header then marks the run as non-standard.
+# * Every answer is checked (status and body, in bench/request.lua; every protocol step, in
+#   flows.rs): a row with any error is flagged ⚠ and is not a throughput.
 #
 # Needs: cargo, curl, python3, wrk (installed from Debian with apt-get when missing), and psql
-# for the Postgres rows. Every wait is bounded; every server started is stopped on exit.
+# for the Postgres rows. Every wait is bounded; every process started is stopped on exit.
 
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
-LUA=$BENCH/client_credentials.lua
+LUA=$BENCH/request.lua
 RESULTS=$BENCH/results
 
+QUICK=0
+for arg in "$@"; do
+    case $arg in
+    --quick) QUICK=1 ;;
+    -h | --help)
+        sed -n '2,12p' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    *)
+        echo "bench: unknown argument $arg (use --quick or nothing)" >&2
+        exit 2
+        ;;
+    esac
+done
+
 # ---- fixed configuration (see the header before changing anything here) ----
-DEFAULT_CONNECTIONS="1 16 64"
-DEFAULT_DURATION=10
+if [[ $QUICK == 1 ]]; then
+    MODE=quick
+    DEFAULT_CONNECTIONS="64"
+    DEFAULT_DURATION=3
+    DEFAULT_STORES="sqlite"
+    SCENARIOS="cc-es256 introspect jwks discovery"
+    FLOW_SCENARIOS="sso"
+    RUN_ARGON2=0
+else
+    MODE=full
+    DEFAULT_CONNECTIONS="1 16 64"
+    DEFAULT_DURATION=10
+    DEFAULT_STORES="sqlite postgres"
+    SCENARIOS="cc-es256 cc-rs256 cc-eddsa cc-opaque introspect jwks discovery device-poll token-exchange"
+    FLOW_SCENARIOS="consent signin sso refresh"
+    RUN_ARGON2=1
+fi
 CONNECTIONS=${BENCH_CONNECTIONS:-$DEFAULT_CONNECTIONS}
 DURATION=${BENCH_DURATION:-$DEFAULT_DURATION}
 DURATION=${DURATION%s}
+STORES=${BENCH_STORES:-$DEFAULT_STORES}
 WRK_THREADS=2
-WARMUP_SECONDS=2
+WARMUP_SECONDS=1
 WARMUP_CONNECTIONS=16
 WRK_TIMEOUT=5s
-STORES="sqlite postgres"
-ALGS="ES256 RS256"
 PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_USER=postgres
-READY_WAIT=60        # seconds for a server to answer /readyz (RSA key generation included)
-STOP_WAIT=10         # seconds for a graceful stop before SIGKILL
-FLOW_ALG=ES256       # the server whose store also gets the flows bench (one per store)
-RESOURCE=https://bench.portcullis.test/api
-SCOPE=bench.read
+READY_WAIT=60 # seconds for a server to answer /readyz
+STOP_WAIT=10  # seconds for a graceful stop before SIGKILL
+BENCH_HOST=https://bench.portcullis.test
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -72,14 +101,17 @@ for c in $CONNECTIONS; do
     [[ $c =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTIONS must be positive integers, got '$c'"
 done
 [[ -n ${CONNECTIONS// /} ]] || die "BENCH_CONNECTIONS is empty"
+for s in $STORES; do
+    [[ $s == sqlite || $s == postgres ]] || die "BENCH_STORES: sqlite and/or postgres, got '$s'"
+done
 for tool in cargo curl python3; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
 
 # ---- state for cleanup ----
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
-CURRENT_PID=""       # the one server running, if any
-CURRENT_DB=""        # the one Postgres database existing, if any
+CURRENT_PID=""  # the one server (Portcullis or the ceiling) running, if any
+CURRENT_DB=""   # the one Postgres database existing, if any
 PSQL=(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -X -q -A -t -v ON_ERROR_STOP=1)
 export PGCONNECT_TIMEOUT=5
 
@@ -95,7 +127,7 @@ stop_server() {
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then
-            log "server $pid did not stop within ${STOP_WAIT}s of SIGTERM; sending SIGKILL"
+            log "process $pid did not stop within ${STOP_WAIT}s; killing it"
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
@@ -145,58 +177,92 @@ py() { python3 -c "$@"; }
 random_b64_32() { py 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
 free_port() { py 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 json_field() { py 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+urlencode() { py 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+# RFC 6749 §2.3.1: form-urlencode id and secret, then base64 "id:secret".
+basic_of() {
+    py 'import base64, sys, urllib.parse as u; q = lambda s: u.quote_plus(s, safe="")
+print(base64.b64encode((q(sys.argv[1]) + ":" + q(sys.argv[2])).encode()).decode())' "$1" "$2"
+}
+proc_mib() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+now_ns() { date +%s%N; }
+
+# Polls URL every 5 ms until it answers 200; prints the milliseconds since START_NS.
+wait_ready() { # url start_ns pid
+    py 'import os, sys, time, urllib.request
+url, start, pid, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == 200:
+                print(round((time.time_ns() - start) / 1e6))
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.005)
+sys.exit(1)' "$1" "$2" "$3" "$READY_WAIT"
+}
 
 # ---- build ----
-log "building the release binary (cargo build --release)"
-(cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
-TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-    py 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-[[ -x $TARGET_DIR/release/portcullis ]] || die "no binary at $TARGET_DIR/release/portcullis"
-# A private copy: others may rebuild target/ while the benchmark runs.
-BIN=$WORK/portcullis
-cp "$TARGET_DIR/release/portcullis" "$BIN"
-
-log "building the flows bench (cargo bench --bench flows --no-run)"
-FLOWS_BUILT=$(cd "$ROOT" && cargo bench --bench flows --no-run --message-format=json |
-    py 'import json, sys
+if [[ -n ${BENCH_PREBUILT:-} ]]; then
+    # CI builds once and points here; see .ci/run.
+    log "using the programs built in $BENCH_PREBUILT"
+    for b in portcullis ceiling flows argon2; do
+        [[ -x $BENCH_PREBUILT/$b ]] || die "BENCH_PREBUILT: no $b in $BENCH_PREBUILT"
+        cp "$BENCH_PREBUILT/$b" "$WORK/$b"
+    done
+else
+    log "building the release server (cargo build --release --bin portcullis)"
+    (cd "$ROOT" && cargo build --release --bin portcullis) || die "cargo build --release failed"
+    TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+        py 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    [[ -x $TARGET_DIR/release/portcullis ]] || die "no binary at $TARGET_DIR/release/portcullis"
+    # Private copies: others may rebuild target/ while the benchmark runs.
+    cp "$TARGET_DIR/release/portcullis" "$WORK/portcullis"
+    log "building the bench programs (cargo bench --no-run --bench ceiling --bench flows --bench argon2)"
+    (cd "$ROOT" && cargo bench --no-run --bench ceiling --bench flows --bench argon2 --message-format=json) |
+        py 'import json, shutil, sys
 for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "flows" and m.get("executable"):
-        print(m["executable"])') || die "cargo bench --bench flows --no-run failed"
-[[ -n $FLOWS_BUILT && -x $FLOWS_BUILT ]] || die "no flows bench binary was built"
-FLOWS_BIN=$WORK/flows
-cp "$FLOWS_BUILT" "$FLOWS_BIN"
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] in ("ceiling", "flows", "argon2"):
+        shutil.copy(m["executable"], sys.argv[1] + "/" + m["target"]["name"])' "$WORK" ||
+        die "cargo bench --no-run failed"
+    for b in ceiling flows argon2; do
+        [[ -x $WORK/$b ]] || die "the $b bench program was not built"
+    done
+fi
+BIN=$WORK/portcullis
 
 ensure_wrk
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS"
-OUT_MD=$RESULTS/$TS.md
-OUT_LOG=$RESULTS/$TS.log
+OUT_MD=$RESULTS/$TS$([[ $QUICK == 1 ]] && echo -quick).md
+OUT_LOG=${OUT_MD%.md}.log
+TSV=$WORK/results.tsv
 : >"$OUT_LOG"
+: >"$TSV"
 
 GIT_REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock migrations 2>/dev/null) ]]; then
+if [[ -n $(cd "$ROOT" && git status --porcelain --untracked-files=no -- src bench Cargo.toml Cargo.lock migrations 2>/dev/null) ]]; then
     GIT_REV="$GIT_REV (with uncommitted changes)"
 fi
-CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
-WRK_VERSION=$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2 || true)
 LOAD_BEFORE=$(loadavg)
 ADMIN_TOKEN=$(py 'import secrets; print(secrets.token_urlsafe(36))')
 
-ROWS=()
-NOTES=()
-FLOW_SECTIONS=()
-FAILED=0
-
-add_row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"); }
-fail_row() { # store alg connections reason
-    FAILED=1
-    add_row "$1" "$2" "$3" "FAILED" "-" "-" "⚠ $4" "-"
-    log "FAILED: $1 $2 c=$3: $4"
+record() { # kind scenario connections rps p50 p99 errors detail rss
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"
 }
+meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$TSV"; }
+note() { meta note "$1"; }
 
 server_log_tail() { # label file
     {
@@ -205,14 +271,13 @@ server_log_tail() { # label file
     } >>"$OUT_LOG"
 }
 
-# Runs wrk once; prints the BENCH_RESULT line's fields on success.
+# Runs wrk once with REQUEST (the request.lua arguments); prints BENCH_RESULT's fields.
 run_wrk() { # connections duration label
-    local c=$1 d=$2 label=$3 t out
+    local c=$1 d=$2 label=$3 t out rc=0
     t=$((c < WRK_THREADS ? c : WRK_THREADS))
     out=$WORK/wrk-$label.txt
     timeout -k 5 $((d + 60)) wrk -t"$t" -c"$c" -d"${d}s" --timeout "$WRK_TIMEOUT" --latency \
-        -s "$LUA" "$BASE_URL" -- "$BASIC" >"$out" 2>&1
-    local rc=$?
+        -s "$LUA" "$BASE_URL" -- "${REQUEST[@]}" >"$out" 2>&1 || rc=$?
     {
         echo "==== $label: wrk -t$t -c$c -d${d}s --timeout $WRK_TIMEOUT --latency (exit $rc) ===="
         cat "$out"
@@ -221,157 +286,21 @@ run_wrk() { # connections duration label
     grep -m1 '^BENCH_RESULT ' "$out" | cut -d' ' -f2-
 }
 
-# bench/flows.rs against the server under test; its table becomes a section of the results.
-run_flows() { # store alg
-    local store=$1 alg=$2 out=$WORK/flows-$1.md rc=0 rows
-    rows=$((3 * $(wc -w <<<"$CONNECTIONS")))
-    log "$store/$alg: authorization code + PKCE flows and refreshes (bench/flows.rs), ${DURATION}s per row"
-    echo "==== $store/$alg: bench/flows.rs (stderr) ====" >>"$OUT_LOG"
-    # The variables go in the environment, not the command line (ps shows arguments).
-    BENCH_URL=$BASE_URL BENCH_ADMIN_TOKEN=$ADMIN_TOKEN BENCH_CONNECTIONS=$CONNECTIONS \
-        BENCH_DURATION=$DURATION timeout -k 5 $((rows * (DURATION + 20) + 60)) \
-        "$FLOWS_BIN" --bench >"$out" 2>>"$OUT_LOG" || rc=$?
-    if [[ $rc != 0 ]]; then
-        FAILED=1
-        NOTES+=("$store flows bench exited with $rc: rows marked ⚠ saw errors; no table means it could not run (see the .log)")
-    fi
-    FLOW_SECTIONS+=("" "**$store** (server default access-token alg $alg; ID tokens RS256)" "")
-    [[ -s $out ]] && FLOW_SECTIONS+=("$(cat "$out")")
-    return 0
-}
-
-# One server: start, register, measure every connection count, stop. Errors are reported as
-# rows; returns non-zero only when the server could not be set up at all.
-run_combo() { # store alg
-    local store=$1 alg=$2 dir db_url env port log_file i
-    dir=$WORK/$store-$alg
-    mkdir -p "$dir"
-    log_file=$dir/server.log
-    env=(PATH=/usr/bin:/bin HOME="$dir" NO_COLOR=1 PORTCULLIS_TOKENS_ACCESS_TOKEN_ALG="$alg"
-        PORTCULLIS_ADMIN_TOKEN="$ADMIN_TOKEN")
-    if [[ $store == sqlite ]]; then
-        db_url="sqlite://$dir/portcullis.db"
-    else
-        local db="portcullis_bench_$$_${alg,,}"
-        timeout 30 "${PSQL[@]}" -c "CREATE DATABASE \"$db\"" >/dev/null 2>"$dir/psql.err" || {
-            fail_row "$store" "$alg" all "CREATE DATABASE failed: $(head -c 200 "$dir/psql.err")"
-            return 1
-        }
-        CURRENT_DB=$db
-        local auth=$PG_USER
-        if [[ -n ${PGPASSWORD:-} ]]; then
-            auth="$PG_USER:$(py 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$PGPASSWORD")"
-        fi
-        db_url="postgres://$auth@$PG_HOST:$PG_PORT/$db"
-        env+=(PORTCULLIS_KEY_ENCRYPTION_KEY="$(random_b64_32)")
-    fi
-    env+=(PORTCULLIS_DATABASE_URL="$db_url")
-
-    # Start on a free port; retry if another process took the port in between.
-    local attempt
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        BASE_URL=http://127.0.0.1:$port
-        (cd "$dir" && exec env -i "${env[@]}" PORTCULLIS_BIND="127.0.0.1:$port" "$BIN" serve) \
-            >"$log_file" 2>&1 &
-        CURRENT_PID=$!
-        local ready=0
-        for ((i = 0; i < READY_WAIT * 5; i++)); do
-            kill -0 "$CURRENT_PID" 2>/dev/null || break
-            if curl -fsS --max-time 2 -o /dev/null "$BASE_URL/readyz" 2>/dev/null; then
-                ready=1
-                break
-            fi
-            sleep 0.2
-        done
-        [[ $ready == 1 ]] && break
-        server_log_tail "$store $alg start attempt $attempt" "$log_file"
-        if grep -qi 'address already in use' "$log_file" && [[ $attempt -lt 3 ]]; then
-            stop_server
-            continue
-        fi
-        stop_server
-        fail_row "$store" "$alg" all "server not ready within ${READY_WAIT}s: $(grep -m1 -iE 'error|panick' "$log_file" | head -c 200)"
-        return 1
-    done
-    log "$store/$alg: server pid $CURRENT_PID ready on $BASE_URL"
-
-    # Register the API and a service client through the admin API.
-    local code
-    code=$(curl -sS --max-time 10 -o "$dir/resource.json" -w '%{http_code}' \
-        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-        --data "{\"identifier\":\"$RESOURCE\",\"name\":\"Benchmark API\",\"scopes\":[\"$SCOPE\"]}" \
-        "$BASE_URL/admin/resources") || code=000
-    if [[ $code != 201 ]]; then
-        fail_row "$store" "$alg" all "POST /admin/resources answered $code: $(head -c 200 "$dir/resource.json" 2>/dev/null)"
-        server_log_tail "$store $alg" "$log_file"
-        return 1
-    fi
-    code=$(curl -sS --max-time 10 -o "$dir/client.json" -w '%{http_code}' \
-        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-        --data "{\"client_name\":\"bench service\",\"profile\":\"service\",\"scope\":\"$SCOPE\",\"allowed_resources\":[\"$RESOURCE\"]}" \
-        "$BASE_URL/admin/clients") || code=000
-    if [[ $code != 201 ]]; then
-        fail_row "$store" "$alg" all "POST /admin/clients answered $code: $(head -c 200 "$dir/client.json" 2>/dev/null)"
-        server_log_tail "$store $alg" "$log_file"
-        return 1
-    fi
-    local client_id client_secret
-    client_id=$(json_field "$dir/client.json" client_id)
-    client_secret=$(json_field "$dir/client.json" client_secret)
-    if [[ -z $client_id || -z $client_secret ]]; then
-        fail_row "$store" "$alg" all "client registration returned no client_id/client_secret"
-        return 1
-    fi
-    # RFC 6749 §2.3.1: form-urlencode id and secret, then base64 "id:secret".
-    BASIC=$(py 'import base64, sys, urllib.parse as u; q = lambda s: u.quote_plus(s, safe="");
-print(base64.b64encode((q(sys.argv[1]) + ":" + q(sys.argv[2])).encode()).decode())' "$client_id" "$client_secret")
-
-    # One request by hand: it must succeed and be signed with the algorithm under test.
-    code=$(curl -sS --max-time 10 -o "$dir/token.json" -w '%{http_code}' \
-        -H "Authorization: Basic $BASIC" -H 'Content-Type: application/x-www-form-urlencoded' \
-        --data 'grant_type=client_credentials' "$BASE_URL/token") || code=000
-    if [[ $code != 200 ]]; then
-        fail_row "$store" "$alg" all "sanity POST /token answered $code: $(head -c 200 "$dir/token.json" 2>/dev/null)"
-        server_log_tail "$store $alg" "$log_file"
-        return 1
-    fi
-    local got_alg
-    got_alg=$(py 'import base64, json, sys
-t = json.load(open(sys.argv[1]))["access_token"]; h = t.split(".")[0]
-print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$dir/token.json" 2>/dev/null) || got_alg="?"
-    if [[ $got_alg != "$alg" ]]; then
-        fail_row "$store" "$alg" all "access token signed with '$got_alg', expected $alg"
-        return 1
-    fi
-
-    # Lines logged from here on are about the load, not the start-up (which warns about the
-    # generated SQLite key-encryption key, as it should).
-    local log_mark
-    log_mark=$(wc -l <"$log_file")
-
-    # Warm-up (not recorded), then the measurements.
-    run_wrk "$WARMUP_CONNECTIONS" "$WARMUP_SECONDS" "$store-$alg-warmup" >/dev/null || true
-    local c fields
+# Measures REQUEST at every connection count; one TSV row each.
+measure() { # kind scenario
+    local kind=$1 scenario=$2 c fields
+    run_wrk "$WARMUP_CONNECTIONS" "$WARMUP_SECONDS" "$kind-$scenario-warmup" >/dev/null || true
     for c in $CONNECTIONS; do
         if ! kill -0 "$CURRENT_PID" 2>/dev/null; then
-            fail_row "$store" "$alg" "$c" "server process died (see the .log)"
-            server_log_tail "$store $alg after crash" "$log_file"
+            record "$kind" "$scenario" "$c" 0 0 0 1 "server process died" "?"
             return 1
         fi
-        log "$store/$alg: wrk at $c connection(s) for ${DURATION}s"
-        if ! fields=$(run_wrk "$c" "$DURATION" "$store-$alg-c$c") || [[ -z $fields ]]; then
-            fail_row "$store" "$alg" "$c" "wrk failed (see the .log)"
+        log "$kind: $scenario at $c connection(s) for ${DURATION}s"
+        if ! fields=$(run_wrk "$c" "$DURATION" "$kind-$scenario-c$c") || [[ -z $fields ]]; then
+            record "$kind" "$scenario" "$c" 0 0 0 1 "wrk failed (see the .log)" "?"
             continue
         fi
-        local rss
-        rss=$(rss_mib "$CURRENT_PID")
-        if ! kill -0 "$CURRENT_PID" 2>/dev/null; then
-            fail_row "$store" "$alg" "$c" "server process died during the run"
-            server_log_tail "$store $alg after crash" "$log_file"
-            return 1
-        fi
-        local requests="" rps="" p50_ms="" p99_ms="" non200=0 socket_errors=0 statuses="-" kv
+        local requests=0 rps=0 p50_ms=0 p99_ms=0 non200=0 socket_errors=0 statuses=- kv
         for kv in $fields; do
             case $kv in
             requests=*) requests=${kv#*=} ;;
@@ -383,104 +312,329 @@ print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$d
             statuses=*) statuses=${kv#*=} ;;
             esac
         done
-        local errors=$((non200 + socket_errors)) err_cell=0 rps_cell
-        rps_cell=$(printf '%.0f' "$rps")
-        p50_ms=$(printf '%.2f' "$p50_ms")
-        p99_ms=$(printf '%.2f' "$p99_ms")
-        if ((errors > 0)); then
-            FAILED=1
-            err_cell="⚠ $errors (non-200 $statuses; socket $socket_errors)"
-            rps_cell="⚠ $rps_cell"
-            NOTES+=("$store/$alg at $c connections: $errors of $requests requests failed (statuses $statuses, socket errors $socket_errors)")
-        fi
-        add_row "$store" "$alg" "$c" "$rps_cell" "$p50_ms" "$p99_ms" "$err_cell" "$rss"
+        local errors=$((non200 + socket_errors)) detail="-"
+        ((errors > 0)) && detail="of $requests: wrong answers $statuses; socket errors $socket_errors"
+        record "$kind" "$scenario" "$c" "$rps" "$p50_ms" "$p99_ms" "$errors" "$detail" "$(proc_mib "$CURRENT_PID" VmRSS)"
     done
+}
 
-    if [[ $alg == "$FLOW_ALG" ]] && kill -0 "$CURRENT_PID" 2>/dev/null; then
-        run_flows "$store" "$alg"
+# One request by hand with REQUEST; it must get the answer the scenario expects.
+sanity() { # label
+    local method=${REQUEST[0]} path=${REQUEST[1]} status=${REQUEST[2]} expect=${REQUEST[3]} body=${REQUEST[4]}
+    local args=(-sS --max-time 10 -o "$WORK/sanity.out" -w '%{http_code}' -X "$method")
+    [[ $body != - ]] && args+=(--data-raw "$body")
+    local h
+    for h in "${REQUEST[@]:5}"; do args+=(-H "$h"); done
+    local code
+    code=$(curl "${args[@]}" "$BASE_URL$path") || code=000
+    if [[ $code != "$status" ]]; then
+        note "$1: sanity request answered $code, expected $status: $(head -c 300 "$WORK/sanity.out")"
+        return 1
+    fi
+    if [[ $expect != - ]] && ! py 'import sys; body = open(sys.argv[1]).read(); sys.exit(0 if any(t in body for t in sys.argv[2].split("|")) else 1)' "$WORK/sanity.out" "$expect"; then
+        note "$1: sanity answer lacks '$expect': $(head -c 300 "$WORK/sanity.out")"
+        return 1
+    fi
+}
+
+# ---- the ceiling and the argon2 limit ----
+run_ceiling() {
+    local port secret log_file=$WORK/ceiling.log start ms
+    port=$(free_port)
+    secret=$(py 'import secrets; print(secrets.token_urlsafe(32))')
+    BASE_URL=http://127.0.0.1:$port
+    start=$(now_ns)
+    env -i PATH=/usr/bin:/bin CEILING_BIND="127.0.0.1:$port" CEILING_CLIENT_ID=bench-ceiling \
+        CEILING_CLIENT_SECRET="$secret" "$WORK/ceiling" >"$log_file" 2>&1 &
+    CURRENT_PID=$!
+    local i
+    for ((i = 0; i < READY_WAIT * 10; i++)); do
+        grep -q '^ready' "$log_file" 2>/dev/null && break
+        kill -0 "$CURRENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q '^ready' "$log_file"; then
+        server_log_tail ceiling "$log_file"
+        record ceiling cc-es256 all 0 0 0 1 "the ceiling did not start" "?"
+        stop_server
+        return 1
+    fi
+    meta "ceiling idle_rss_mib" "$(proc_mib "$CURRENT_PID" VmRSS)"
+    REQUEST=(POST /token 200 access_token "grant_type=client_credentials"
+        "Authorization: Basic $(basic_of bench-ceiling "$secret")"
+        "Content-Type: application/x-www-form-urlencoded")
+    if sanity "ceiling"; then
+        measure ceiling cc-es256
+    else
+        record ceiling cc-es256 all 0 0 0 1 "sanity request failed" "?"
+    fi
+    meta "ceiling peak_rss_mib" "$(proc_mib "$CURRENT_PID" VmHWM)"
+    stop_server
+}
+
+run_argon2() {
+    log "argon2id verifications per second (bench/argon2.rs), ${DURATION}s per row"
+    local out=$WORK/argon2.md rc=0 rows
+    rows=$(wc -w <<<"$CONNECTIONS")
+    BENCH_CONNECTIONS=$CONNECTIONS BENCH_DURATION=$DURATION \
+        timeout -k 5 $((rows * (DURATION + 20) + 60)) "$WORK/argon2" --bench >"$out" 2>>"$OUT_LOG" || rc=$?
+    # | callers | verifications/s | p50 ms | p99 ms | done |
+    awk -F'|' 'NR > 2 { gsub(/ /, "", $2); gsub(/[ ⚠]/, "", $3); gsub(/ /, "", $4); gsub(/ /, "", $5);
+        printf "argon2\tverify\t%s\t%s\t%s\t%s\t%s\t-\t-\n", $2, $3, $4, $5, (index($0, "⚠") ? 1 : 0) }' "$out" >>"$TSV"
+    [[ $rc == 0 ]] || note "argon2 bench exited with $rc"
+}
+
+# ---- Portcullis on one store ----
+admin() { # method path json-body out-file; prints the status code
+    curl -sS --max-time 10 -o "$4" -w '%{http_code}' -X "$1" \
+        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} "$BASE_URL/admin$2" || echo 000
+}
+
+# Registers what the scenarios need. Sets the *_ID / *_BASIC variables.
+register_all() { # dir
+    local dir=$1 code
+    reg() { # name path json -> $dir/name.json, must be 201
+        code=$(admin POST "$2" "$3" "$dir/$1.json")
+        [[ $code == 201 ]] || {
+            note "registering $1 answered $code: $(head -c 300 "$dir/$1.json")"
+            return 1
+        }
+    }
+    local te=urn:ietf:params:oauth:grant-type:token-exchange
+    # The API client that introspects the bench APIs' tokens (RFC 7662 §2.1).
+    reg introspector /clients '{"client_name":"bench API","profile":"api"}' || return 1
+    INTRO_ID=$(json_field "$dir/introspector.json" client_id)
+    INTRO_BASIC=$(basic_of "$INTRO_ID" "$(json_field "$dir/introspector.json" client_secret)")
+    # One API per access-token setting: the algorithm and the format are per-resource overrides.
+    local alg
+    for alg in ES256 RS256 EdDSA; do
+        reg "res-$alg" /resources "{\"identifier\":\"$BENCH_HOST/${alg,,}\",\"name\":\"bench $alg\",\"scopes\":[\"bench.read\"],\"signing_alg\":\"$alg\",\"client_id\":\"$INTRO_ID\"}" || return 1
+    done
+    reg res-opaque /resources "{\"identifier\":\"$BENCH_HOST/opaque\",\"name\":\"bench opaque\",\"scopes\":[\"bench.read\"],\"access_token_format\":\"opaque\",\"client_id\":\"$INTRO_ID\"}" || return 1
+    # Token exchange (RFC 8693): API A exchanges a token for itself into one for API B.
+    reg api-b /clients "{\"client_name\":\"bench API B\",\"profile\":\"api\",\"grant_types\":[\"$te\"]}" || return 1
+    reg res-b /resources "{\"identifier\":\"$BENCH_HOST/b\",\"name\":\"bench B\",\"scopes\":[\"b.read\"],\"client_id\":\"$(json_field "$dir/api-b.json" client_id)\"}" || return 1
+    reg api-a /clients "{\"client_name\":\"bench API A\",\"profile\":\"api\",\"grant_types\":[\"$te\"],\"scope\":\"b.read\",\"token_exchange_audiences\":[\"$BENCH_HOST/b\"]}" || return 1
+    API_A_BASIC=$(basic_of "$(json_field "$dir/api-a.json" client_id)" "$(json_field "$dir/api-a.json" client_secret)")
+    reg res-a /resources "{\"identifier\":\"$BENCH_HOST/a\",\"name\":\"bench A\",\"scopes\":[\"a.read\"],\"client_id\":\"$(json_field "$dir/api-a.json" client_id)\"}" || return 1
+    # The service that asks for tokens (RFC 6749 §4.4).
+    reg service /clients "{\"client_name\":\"bench service\",\"profile\":\"service\",\"scope\":\"bench.read a.read\",\"allowed_resources\":[\"$BENCH_HOST/es256\",\"$BENCH_HOST/rs256\",\"$BENCH_HOST/eddsa\",\"$BENCH_HOST/opaque\",\"$BENCH_HOST/a\"]}" || return 1
+    SERVICE_BASIC=$(basic_of "$(json_field "$dir/service.json" client_id)" "$(json_field "$dir/service.json" client_secret)")
+    # A device (RFC 8628), public.
+    reg device /clients '{"client_name":"bench TV","profile":"device"}' || return 1
+    DEVICE_ID=$(json_field "$dir/device.json" client_id)
+}
+
+# A client-credentials access token of the service for RESOURCE.
+service_token() { # resource
+    curl -sS --max-time 10 -H "Authorization: Basic $SERVICE_BASIC" \
+        --data "grant_type=client_credentials&resource=$(urlencode "$1")" "$BASE_URL/token" |
+        py 'import json, sys; print(json.load(sys.stdin).get("access_token", ""))'
+}
+
+# Sets REQUEST for a scenario; fetches what it needs (fresh tokens, a device code) first, so
+# nothing expires during its runs.
+prepare() { # scenario
+    local form='Content-Type: application/x-www-form-urlencoded'
+    case $1 in
+    cc-es256 | cc-rs256 | cc-eddsa | cc-opaque)
+        local r=${1#cc-}
+        REQUEST=(POST /token 200 access_token "grant_type=client_credentials&resource=$(urlencode "$BENCH_HOST/$r")"
+            "Authorization: Basic $SERVICE_BASIC" "$form")
+        ;;
+    introspect)
+        local t
+        t=$(service_token "$BENCH_HOST/es256")
+        [[ -n $t ]] || return 1
+        REQUEST=(POST /introspect 200 '"active":true' "token=$t" "Authorization: Basic $INTRO_BASIC" "$form")
+        ;;
+    jwks) REQUEST=(GET /.well-known/jwks.json 200 '"keys"' -) ;;
+    discovery) REQUEST=(GET /.well-known/openid-configuration 200 '"issuer"' -) ;;
+    device-poll)
+        local dc
+        dc=$(curl -sS --max-time 10 --data "client_id=$DEVICE_ID&scope=openid" "$BASE_URL/device_authorization" |
+            py 'import json, sys; print(json.load(sys.stdin).get("device_code", ""))')
+        [[ -n $dc ]] || return 1
+        # RFC 8628 §3.5: polling a pending code answers authorization_pending, or slow_down
+        # when polled faster than the interval; both are the right answer here.
+        REQUEST=(POST /token 400 'authorization_pending|slow_down'
+            "grant_type=$(urlencode urn:ietf:params:oauth:grant-type:device_code)&device_code=$dc&client_id=$DEVICE_ID" "$form")
+        ;;
+    token-exchange)
+        local t
+        t=$(service_token "$BENCH_HOST/a")
+        [[ -n $t ]] || return 1
+        REQUEST=(POST /token 200 access_token
+            "grant_type=$(urlencode urn:ietf:params:oauth:grant-type:token-exchange)&subject_token=$t&subject_token_type=$(urlencode urn:ietf:params:oauth:token-type:access_token)&resource=$(urlencode "$BENCH_HOST/b")"
+            "Authorization: Basic $API_A_BASIC" "$form")
+        ;;
+    *) die "unknown scenario $1" ;;
+    esac
+}
+
+start_portcullis() { # dir label; sets CURRENT_PID, BASE_URL; prints start-up ms
+    local dir=$1 label=$2 attempt port start ms
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        BASE_URL=http://127.0.0.1:$port
+        start=$(now_ns)
+        (cd "$dir" && exec env -i "${SERVER_ENV[@]}" PORTCULLIS_BIND="127.0.0.1:$port" "$BIN" serve) \
+            >>"$dir/server.log" 2>&1 &
+        CURRENT_PID=$!
+        if ms=$(wait_ready "$BASE_URL/readyz" "$start" "$CURRENT_PID"); then
+            echo "$ms"
+            return 0
+        fi
+        server_log_tail "$label start attempt $attempt" "$dir/server.log"
+        stop_server
+        grep -qi 'address already in use' "$dir/server.log" || break
+    done
+    return 1
+}
+
+run_store() { # store
+    local store=$1 dir=$WORK/$store
+    mkdir -p "$dir"
+    SERVER_ENV=(PATH=/usr/bin:/bin HOME="$dir" NO_COLOR=1 PORTCULLIS_ADMIN_TOKEN="$ADMIN_TOKEN")
+    if [[ $store == sqlite ]]; then
+        SERVER_ENV+=(PORTCULLIS_DATABASE_URL="sqlite://$dir/portcullis.db")
+    else
+        local db="portcullis_bench_$$"
+        timeout 30 "${PSQL[@]}" -c "CREATE DATABASE \"$db\"" >/dev/null 2>"$dir/psql.err" || {
+            record "$store" setup all 0 0 0 1 "CREATE DATABASE failed: $(head -c 200 "$dir/psql.err")" "?"
+            return 1
+        }
+        CURRENT_DB=$db
+        local auth=$PG_USER
+        if [[ -n ${PGPASSWORD:-} ]]; then
+            auth="$PG_USER:$(urlencode "$PGPASSWORD")"
+        fi
+        SERVER_ENV+=(PORTCULLIS_DATABASE_URL="postgres://$auth@$PG_HOST:$PG_PORT/$db"
+            PORTCULLIS_KEY_ENCRYPTION_KEY="$(random_b64_32)")
     fi
 
-    # Anything the server logged at WARN/ERROR during the runs, or a panic.
+    # First start: migrations and key generation on an empty database.
+    local ms
+    if ! ms=$(start_portcullis "$dir" "$store first"); then
+        record "$store" setup all 0 0 0 1 "server not ready within ${READY_WAIT}s (see the .log)" "?"
+        return 1
+    fi
+    meta "$store startup_first_ms" "$ms"
+    if ! register_all "$dir"; then
+        record "$store" setup all 0 0 0 1 "registration through the admin API failed" "?"
+        server_log_tail "$store" "$dir/server.log"
+        stop_server
+        return 1
+    fi
+    stop_server
+    # Second start, on the database as it now is: the start-up a deployment sees.
+    if ! ms=$(start_portcullis "$dir" "$store restart"); then
+        record "$store" setup all 0 0 0 1 "server not ready after a restart (see the .log)" "?"
+        return 1
+    fi
+    meta "$store startup_ms" "$ms"
+    log "$store: server pid $CURRENT_PID ready on $BASE_URL in $ms ms"
+    sleep 1
+    meta "$store idle_rss_mib" "$(proc_mib "$CURRENT_PID" VmRSS)"
+    local log_mark
+    log_mark=$(wc -l <"$dir/server.log")
+
+    local scenario
+    for scenario in $SCENARIOS; do
+        kill -0 "$CURRENT_PID" 2>/dev/null || break
+        if ! prepare "$scenario" || ! sanity "$store $scenario"; then
+            record "$store" "$scenario" all 0 0 0 1 "could not prepare the scenario (see the notes)" "?"
+            continue
+        fi
+        measure "$store" "$scenario" || break
+    done
+
+    if [[ -n $FLOW_SCENARIOS ]] && kill -0 "$CURRENT_PID" 2>/dev/null; then
+        local out=$dir/flows.md rc=0 rows
+        rows=$(($(wc -w <<<"$FLOW_SCENARIOS") * $(wc -w <<<"$CONNECTIONS")))
+        log "$store: browser flows (bench/flows.rs: $FLOW_SCENARIOS), ${DURATION}s per row"
+        echo "==== $store: bench/flows.rs (stderr) ====" >>"$OUT_LOG"
+        # The variables go in the environment, not the command line (ps shows arguments).
+        BENCH_URL=$BASE_URL BENCH_ADMIN_TOKEN=$ADMIN_TOKEN BENCH_CONNECTIONS=$CONNECTIONS \
+            BENCH_DURATION=$DURATION BENCH_SCENARIOS=$FLOW_SCENARIOS \
+            timeout -k 5 $((rows * (DURATION + 20) + 60)) "$WORK/flows" --bench >"$out" 2>>"$OUT_LOG" || rc=$?
+        # | scenario | workers | per s | p50 ms | p99 ms | done | errors |
+        awk -F'|' -v store="$store" 'NR > 2 && NF > 7 {
+            label = $2; gsub(/^ +| +$/, "", label)
+            key = label ~ /consent/ ? "flow-consent" : label ~ /SSO/ ? "flow-sso" : label ~ /sign-in only/ ? "flow-signin" : "refresh"
+            w = $3; gsub(/ /, "", w); r = $4; gsub(/[ ⚠]/, "", r); p50 = $5; gsub(/ /, "", p50); p99 = $6; gsub(/ /, "", p99)
+            e = $8; gsub(/^ +| +$/, "", e); n = e; sub(/^⚠ /, "", n); sub(/ .*/, "", n)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\n", store, key, w, r, p50, p99, n + 0, (n + 0 > 0 ? e : "-") }' "$out" >>"$TSV"
+        [[ $rc == 0 ]] || note "$store flows bench exited with $rc (rows with ⚠ saw errors; no rows means it could not run: see the .log)"
+    fi
+
+    if kill -0 "$CURRENT_PID" 2>/dev/null; then
+        meta "$store peak_rss_mib" "$(proc_mib "$CURRENT_PID" VmHWM)"
+        meta "$store end_rss_mib" "$(proc_mib "$CURRENT_PID" VmRSS)"
+    else
+        note "$store: the server died during the run"
+        server_log_tail "$store after crash" "$dir/server.log"
+    fi
+    # Anything the server logged at WARN/ERROR under load, or a panic.
     local bad pattern='\b(ERROR|WARN)\b|panicked'
-    tail -n +$((log_mark + 1)) "$log_file" >"$dir/server-load.log"
+    tail -n +$((log_mark + 1)) "$dir/server.log" >"$dir/server-load.log"
     bad=$(grep -cE "$pattern" "$dir/server-load.log" || true)
     if ((bad > 0)); then
-        NOTES+=("$store/$alg: under load the server logged $bad warning/error line(s), e.g. $(grep -m1 -E "$pattern" "$dir/server-load.log" | cut -c1-240)")
-        server_log_tail "$store $alg" "$log_file"
+        note "$store: under load the server logged $bad warning/error line(s), e.g. $(grep -m1 -E "$pattern" "$dir/server-load.log" | cut -c1-240)"
+        server_log_tail "$store" "$dir/server.log"
     fi
     stop_server
     drop_db
 }
 
-PG_OK=1
-PG_SKIP_REASON=""
-if ! command -v psql >/dev/null; then
-    PG_OK=0
-    PG_SKIP_REASON="psql is not installed"
-elif ! timeout 10 "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>"$WORK/pg-check.err"; then
-    PG_OK=0
-    PG_SKIP_REASON="cannot connect as $PG_USER to $PG_HOST:$PG_PORT: $(tr '\n' ' ' <"$WORK/pg-check.err" | head -c 200)"
-fi
-if [[ $PG_OK == 0 ]]; then
-    log "**************************************************************"
-    log "SKIPPING POSTGRES: $PG_SKIP_REASON"
-    log "**************************************************************"
-    NOTES+=("Postgres SKIPPED: $PG_SKIP_REASON")
-fi
+# ---- the run ----
+log "mode: $MODE; stores: $STORES; connections: $CONNECTIONS; ${DURATION}s per row"
+run_ceiling || true
+[[ $RUN_ARGON2 == 1 ]] && run_argon2
 
+PG_OK=1
+if [[ " $STORES " == *" postgres "* ]]; then
+    reason=""
+    if ! command -v psql >/dev/null; then
+        reason="psql is not installed"
+    elif ! timeout 10 "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>"$WORK/pg-check.err"; then
+        reason="cannot connect as $PG_USER to $PG_HOST:$PG_PORT: $(tr '\n' ' ' <"$WORK/pg-check.err" | head -c 200)"
+    fi
+    if [[ -n $reason ]]; then
+        PG_OK=0
+        log "**************************************************************"
+        log "SKIPPING POSTGRES: $reason"
+        log "**************************************************************"
+        note "Postgres SKIPPED: $reason"
+    fi
+fi
 for store in $STORES; do
     [[ $store == postgres && $PG_OK == 0 ]] && continue
-    for alg in $ALGS; do
-        run_combo "$store" "$alg" || true
-        stop_server
-        drop_db
-    done
+    run_store "$store" || true
+    stop_server
+    drop_db
 done
 
-LOAD_AFTER=$(loadavg)
 overrides=""
 [[ $CONNECTIONS != "$DEFAULT_CONNECTIONS" ]] && overrides+=" BENCH_CONNECTIONS=\"$CONNECTIONS\""
 [[ $DURATION != "$DEFAULT_DURATION" ]] && overrides+=" BENCH_DURATION=$DURATION"
+[[ $STORES != "$DEFAULT_STORES" ]] && overrides+=" BENCH_STORES=\"$STORES\""
+meta mode "$MODE"
+meta commit "$GIT_REV"
+meta timestamp "$TS"
+meta machine "$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+meta kernel "$(uname -sr)"
+meta wrk "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2 || true)"
+meta config "wrk ${WRK_THREADS} threads (1 at 1 connection), ${DURATION} s per row after a ${WARMUP_SECONDS} s warm-up at ${WARMUP_CONNECTIONS} connections per scenario, request timeout ${WRK_TIMEOUT}; server defaults apart from the store"
+meta overrides "$overrides"
+meta load "before: $LOAD_BEFORE; after: $(loadavg)"
+meta raw_log "bench/results/$(basename "$OUT_LOG")"
 
-{
-    echo "# Portcullis benchmark (client_credentials; code+PKCE flows and refreshes) — $TS"
-    echo
-    echo "- commit: $GIT_REV; machine: $(nproc) cores, $CPU; $WRK_VERSION"
-    echo "- POST /token grant_type=client_credentials, client_secret_basic, JWT access tokens;" \
-        "wrk ${WRK_THREADS} threads (1 at 1 connection), ${DURATION} s per row after a ${WARMUP_SECONDS} s warm-up," \
-        "request timeout ${WRK_TIMEOUT}"
-    if [[ -n $overrides ]]; then
-        echo "- **non-standard run:**$overrides (not comparable with standard runs)"
-    fi
-    echo "- wrk shares the cores with the server: figures are lower than with a dedicated load machine." \
-        "Load average before: $LOAD_BEFORE; after: $LOAD_AFTER"
-    echo
-    echo "| store | alg | connections | req/s | p50 ms | p99 ms | errors | RSS MiB |"
-    echo "|---|---|---:|---:|---:|---:|---|---:|"
-    if ((${#ROWS[@]} > 0)); then printf '%s\n' "${ROWS[@]}"; fi
-    if ((${#NOTES[@]} > 0)); then
-        echo
-        for n in "${NOTES[@]}"; do echo "- $n"; done
-    fi
-    if ((${#FLOW_SECTIONS[@]} > 0)); then
-        echo
-        echo "## Authorization code + PKCE flows and refreshes (bench/flows.rs)"
-        echo
-        echo "Each flow is a new browser over plain HTTP: GET /authorize, the sign-in form" \
-            "(argon2id), the consent form (or none for the first-party client), the 302 with the code," \
-            "POST /token. Workers = concurrent clients, ${DURATION} s per row; latency is per flow or refresh."
-        printf '%s\n' "${FLOW_SECTIONS[@]}"
-    fi
-    echo
-    echo "RSS: server VmRSS right after each row's run. ⚠: errors during the run; that figure is not a throughput."
-    echo "Raw wrk output: bench/results/$TS.log"
-} >"$OUT_MD"
-
+rc=0
+python3 "$BENCH/report.py" "$TSV" >"$OUT_MD" || rc=$?
 echo
 cat "$OUT_MD"
 echo
 log "saved to ${OUT_MD#"$ROOT"/}"
-if [[ $FAILED != 0 ]]; then
-    log "some runs failed or saw errors (⚠ above)"
-    exit 1
-fi
+exit "$rc"

@@ -201,6 +201,11 @@ pub struct HttpConfig {
 pub struct ClientConfig {
     /// Seconds an old client secret stays valid after a rotation.
     pub secret_grace_period: u64,
+    /// Seconds a node may answer from its in-memory copy of a client (registration and live
+    /// secret digests) before reading the store again: the bound within which every node sees
+    /// a deleted client, a changed registration or a rotated secret (`oauth/client_cache.rs`).
+    /// 0 turns the cache off.
+    pub cache_ttl: u64,
 }
 
 /// Browser sessions at the authorization server (sign-in state), kept in the store.
@@ -402,6 +407,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             secret_grace_period: 24 * 3600,
+            cache_ttl: 5,
         }
     }
 }
@@ -727,6 +733,13 @@ impl Config {
             return Err(ConfigError::new(
                 "clients.secret_grace_period",
                 "must be at most 31536000 seconds (a year)",
+            ));
+        }
+        if self.clients.cache_ttl > 300 {
+            return Err(ConfigError::new(
+                "clients.cache_ttl",
+                "must be at most 300 seconds: it bounds how long a deleted client or a rotated \
+                 secret keeps working on other nodes",
             ));
         }
         if t.access_token_lifetime > 3_600 {

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::grants::GrantRegistry;
 use crate::keys::KeyRing;
 use crate::keys::kek::Kek;
+use crate::oauth::client_cache::ClientCache;
 use crate::oauth::remote_jwks::RemoteJwks;
 use crate::pages::Templates;
 use crate::secret::sha256_hex;
@@ -17,6 +18,8 @@ pub struct AppState {
     /// `config.issuer()`, resolved once.
     pub issuer: String,
     pub store: Store,
+    /// Client registrations read through a copy kept `clients.cache_ttl` seconds.
+    pub clients: ClientCache,
     pub keys: KeyRing,
     pub grants: GrantRegistry,
     pub remote_jwks: RemoteJwks,
@@ -47,6 +50,7 @@ impl AppState {
             grants: GrantRegistry::from_config(&config),
             bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
             trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
+            clients: ClientCache::new(config.clients.cache_ttl),
             config,
             store,
             keys,

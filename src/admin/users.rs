@@ -310,7 +310,7 @@ fn argon2id() -> Argon2<'static> {
 }
 
 /// An argon2id PHC string of `password`; `hash_password` makes its own random salt.
-async fn hash_password(password: Secret) -> Result<String, OAuthError> {
+pub async fn hash_password(password: Secret) -> Result<String, OAuthError> {
     off_thread(move || {
         PasswordHasher::<PasswordHash>::hash_password(&argon2id(), password.expose().as_bytes())
             .map(|h| h.to_string())
@@ -320,7 +320,7 @@ async fn hash_password(password: Secret) -> Result<String, OAuthError> {
 }
 
 /// Whether `password` matches the PHC string `hash` (with the hash's own parameters).
-async fn verify_password(password: &str, hash: &str) -> Result<bool, OAuthError> {
+pub async fn verify_password(password: &str, hash: &str) -> Result<bool, OAuthError> {
     let (password, hash) = (Secret::new(password), hash.to_string());
     off_thread(move || match PasswordHash::new(&hash) {
         Ok(parsed) => argon2id()

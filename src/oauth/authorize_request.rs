@@ -157,16 +157,17 @@ pub async fn parse(app: &AppState, params: &Params) -> Result<(Client, Authorize
     let store = &app.store;
     let implicit = app.config.legacy.implicit;
     let client_id = params.require("client_id")?;
-    let row = store
-        .get_client(client_id)
-        .await
-        .map_err(OAuthError::from)?
+    // The node's short-lived copy (`oauth/client_cache.rs`), as at the token endpoint.
+    let client = app
+        .clients
+        .get(store, client_id, app.now())
+        .await?
         .ok_or_else(|| {
             OAuthError::invalid_request("unknown client")
                 .with_detail(format!("client_id {client_id:?}"))
-        })?;
-    let client = Client::from_row(row)
-        .map_err(|e| OAuthError::server_error().with_detail(format!("client metadata: {e}")))?;
+        })?
+        .client
+        .clone();
     let redirect_uri = verify_redirect_uri(&client, params.get("redirect_uri")).map_err(|why| {
         OAuthError::invalid_request(why).with_detail(format!("client {client_id}"))
     })?;

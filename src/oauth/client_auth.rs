@@ -10,6 +10,7 @@ use jsonwebtoken::Algorithm;
 use crate::error::OAuthError;
 use crate::names::CLIENT_ASSERTION_TYPE_JWT;
 use crate::oauth::client::{AuthMethod, Client};
+use crate::oauth::client_cache::CachedClient;
 use crate::oauth::jwt_assertion::{self, Expected, KeySource};
 use crate::oauth::params::Params;
 use crate::secret::{constant_time_eq, sha256_hex};
@@ -176,21 +177,40 @@ pub async fn authenticate(
                 .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?,
         },
     };
-    let found = state.store.get_client_with_secrets(&id, now).await?;
-    let Some((row, hashes)) = found else {
-        // The same work as a wrong secret (one SHA-256 and a constant-time compare), so the
-        // time taken does not tell whether the client exists.
-        if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = presented {
-            let presented_hash = sha256_hex(secret);
-            std::hint::black_box(constant_time_eq(UNKNOWN_CLIENT_HASH, &presented_hash));
+    let presented_hash = match presented {
+        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
+            Some(sha256_hex(secret))
+        }
+        _ => None,
+    };
+    let unknown = || {
+        // The same work as a wrong secret (one SHA-256, done above, and a constant-time
+        // compare), so the time taken does not tell whether the client exists.
+        if let Some(hash) = &presented_hash {
+            std::hint::black_box(constant_time_eq(UNKNOWN_CLIENT_HASH, hash));
             UNKNOWN_CLIENT_CHECKS.fetch_add(1, Ordering::Relaxed);
         }
-        return Err(presented
+        presented
             .fail("client authentication failed")
-            .with_detail(format!("unknown client {id:?}")));
+            .with_detail(format!("unknown client {id:?}"))
     };
-    let client = Client::from_row(row)
-        .map_err(|e| OAuthError::server_error().with_detail(format!("client {id}: {e}")))?;
+    // Read through the node's short-lived copy (`oauth/client_cache.rs`).
+    let mut found = state
+        .clients
+        .get(&state.store, &id, now)
+        .await?
+        .ok_or_else(unknown)?;
+    // A copy read before another node changed the registration or rotated the secret may
+    // refuse what the store now accepts (a new secret): read the store once more before
+    // refusing. What the copy accepts stays accepted until it expires (the bound).
+    if !matches(&found, presented, presented_hash.as_deref(), now) {
+        found = state
+            .clients
+            .reload(&state.store, &id, now)
+            .await?
+            .ok_or_else(unknown)?;
+    }
+    let client = &found.client;
     if client.auth_method() != presented.method() {
         return Err(presented
             .fail("client authentication failed")
@@ -201,24 +221,38 @@ pub async fn authenticate(
             )));
     }
     match presented {
-        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
-            let presented_hash = sha256_hex(secret);
-            // Compare against every live secret, without stopping early.
-            let matched = hashes
-                .iter()
-                .fold(false, |acc, h| constant_time_eq(h, &presented_hash) | acc);
-            if !matched {
+        Presented::Basic { .. } | Presented::Post { .. } => {
+            if !matches(&found, presented, presented_hash.as_deref(), now) {
                 return Err(presented
                     .fail("client authentication failed")
                     .with_detail(format!("client {id}: wrong secret")));
             }
         }
         Presented::Assertion { assertion, .. } => {
-            verify_assertion(state, &client, assertion, endpoint_url, now).await?;
+            verify_assertion(state, client, assertion, endpoint_url, now).await?;
         }
         Presented::Public { .. } => {}
     }
-    Ok(client)
+    Ok(client.clone())
+}
+
+/// The side-effect-free part of the check: the registered method, and for a secret, that it
+/// is one of the client's live secrets (compared against every one, without stopping early).
+fn matches(
+    found: &CachedClient,
+    presented: &Presented,
+    presented_hash: Option<&str>,
+    now: i64,
+) -> bool {
+    if found.client.auth_method() != presented.method() {
+        return false;
+    }
+    match presented_hash {
+        Some(hash) => found
+            .live_secret_hashes(now)
+            .fold(false, |acc, h| constant_time_eq(h, hash) | acc),
+        None => true,
+    }
 }
 
 fn unverified_subject(assertion: &str) -> Option<String> {

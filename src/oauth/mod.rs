@@ -4,6 +4,7 @@ pub mod authorize_request;
 pub mod backchannel_logout;
 pub mod client;
 pub mod client_auth;
+pub mod client_cache;
 pub mod id_token;
 pub mod inspect;
 pub mod issue;

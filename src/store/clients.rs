@@ -39,6 +39,19 @@ pub struct ClientSecretRow {
     pub expires_at: Option<i64>,
 }
 
+/// A client secret's digest and when it stops authenticating (`None`: never).
+#[derive(Debug, Clone)]
+pub struct LiveSecret {
+    pub hash: String,
+    pub expires_at: Option<i64>,
+}
+
+impl LiveSecret {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
 impl Store {
     pub async fn insert_client(
         &self,
@@ -165,22 +178,24 @@ impl Store {
         Ok(deleted)
     }
 
-    /// The client and the digests of its secrets that still authenticate at `now`, in one
-    /// round trip: this is on the token endpoint's hot path.
+    /// The client and the digests of its secrets that still authenticate at `now`, each with
+    /// its expiry (so a cached copy can drop a secret the moment it expires), in one round
+    /// trip: this is on the token endpoint's hot path.
     pub async fn get_client_with_secrets(
         &self,
         client_id: &str,
         now: i64,
-    ) -> Result<Option<(ClientRow, Vec<String>)>> {
+    ) -> Result<Option<(ClientRow, Vec<LiveSecret>)>> {
         #[derive(sqlx::FromRow)]
         struct Joined {
             #[sqlx(flatten)]
             client: ClientRow,
             secret_hash: Option<String>,
+            expires_at: Option<i64>,
         }
         let rows = on_pool!(self, pool => sqlx::query_as::<_, Joined>(
             "SELECT c.client_id, c.client_name, c.profile, c.token_endpoint_auth_method, \
-             c.metadata, c.created_at, c.updated_at, s.secret_hash \
+             c.metadata, c.created_at, c.updated_at, s.secret_hash, s.expires_at \
              FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.client_id \
              AND (s.expires_at IS NULL OR s.expires_at > $2) \
              WHERE c.client_id = $1",
@@ -189,15 +204,18 @@ impl Store {
         .bind(now)
         .fetch_all(pool)
         .await)?;
-        let mut rows = rows.into_iter();
-        let Some(first) = rows.next() else {
-            return Ok(None);
-        };
-        let hashes = std::iter::once(first.secret_hash)
-            .chain(rows.map(|r| r.secret_hash))
-            .flatten()
-            .collect();
-        Ok(Some((first.client, hashes)))
+        let mut client = None;
+        let mut secrets = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(hash) = row.secret_hash {
+                secrets.push(LiveSecret {
+                    hash,
+                    expires_at: row.expires_at,
+                });
+            }
+            client.get_or_insert(row.client);
+        }
+        Ok(client.map(|c| (c, secrets)))
     }
 
     /// Secrets that still authenticate at `now`.

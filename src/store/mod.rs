@@ -31,7 +31,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use admin::{AdminTokenRow, AuditEvent};
-pub use clients::{ClientRow, ClientSecretRow};
+pub use clients::{ClientRow, ClientSecretRow, LiveSecret};
 pub use codes::CodeRow;
 pub use consents::AuthorizationRequestRow;
 pub use device_codes::{DeviceCodeRow, DeviceCodeStatus, SLOW_DOWN_STEP};

@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod client_auth;
+mod client_cache;
 mod code_flow;
 mod cors;
 mod db_proxy;

@@ -49,7 +49,10 @@ pub async fn update(
     extract::Json(req): extract::Json<Value>,
 ) -> Result<Response, OAuthError> {
     let req = ClientRegistration::from_json(req)?;
-    let updated = clients::update(&state.store, &actor, &id, req, state.now()).await?;
+    let updated = clients::update(&state.store, &actor, &id, req, state.now()).await;
+    // This node sees the change at once; the others within `clients.cache_ttl`.
+    state.clients.invalidate(&id);
+    let updated = updated?;
     Ok(no_store(Json(updated).into_response()))
 }
 
@@ -58,7 +61,9 @@ pub async fn delete(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, OAuthError> {
-    clients::delete(&state.store, &actor, &id, state.now()).await?;
+    let deleted = clients::delete(&state.store, &actor, &id, state.now()).await;
+    state.clients.invalidate(&id);
+    deleted?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,6 +83,8 @@ pub async fn rotate_secret(
     let grace = body
         .and_then(|b| b.grace_period)
         .unwrap_or(state.config.clients.secret_grace_period);
-    let rotated = clients::rotate_secret(&state.store, &actor, &id, grace, state.now()).await?;
+    let rotated = clients::rotate_secret(&state.store, &actor, &id, grace, state.now()).await;
+    state.clients.invalidate(&id);
+    let rotated = rotated?;
     Ok(no_store(Json(rotated).into_response()))
 }

@@ -1,0 +1,181 @@
+//! The per-node client copy (`clients.cache_ttl`, `oauth/client_cache.rs`): two servers over
+//! one database stand for two nodes. A change made through one node is seen there at once and
+//! on the other within the bound, measured on the other node's clock.
+
+use serde_json::json;
+
+use crate::both_stores;
+use crate::harness::{Client, TestDb, TestServer, send};
+
+const API: &str = "https://ledger.example.com";
+const TTL: u64 = 5;
+
+async fn two_nodes(db: &TestDb) -> (TestServer, TestServer) {
+    let a = TestServer::start_with(db, |c| c.clients.cache_ttl = TTL).await;
+    let b = TestServer::start_with(db, |c| c.clients.cache_ttl = TTL).await;
+    a.state.clock.freeze();
+    b.state.clock.freeze();
+    (a, b)
+}
+
+async fn token_status(server: &TestServer, client: &Client) -> u16 {
+    server.client_credentials(client, &[]).await.0
+}
+
+both_stores!(deleted_client_is_refused_by_every_node_within_the_bound);
+async fn deleted_client_is_refused_by_every_node_within_the_bound(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let client = a.service_client(API, "ledger.read").await;
+    // Both nodes have read the client.
+    assert_eq!(token_status(&a, &client).await, 200);
+    assert_eq!(token_status(&b, &client).await, 200);
+
+    let (status, _) =
+        send(a.admin(reqwest::Method::DELETE, &format!("/clients/{}", client.id))).await;
+    assert_eq!(status, 204);
+    // The node that deleted it refuses at once.
+    assert_eq!(token_status(&a, &client).await, 401);
+    // The other answers from its copy until the bound, never after it.
+    b.state.clock.advance(TTL as i64 - 1);
+    assert_eq!(
+        token_status(&b, &client).await,
+        200,
+        "copy younger than the bound"
+    );
+    b.state.clock.advance(1);
+    assert_eq!(
+        token_status(&b, &client).await,
+        401,
+        "copy as old as the bound"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+both_stores!(rotated_secret_is_refused_by_every_node_within_the_bound);
+async fn rotated_secret_is_refused_by_every_node_within_the_bound(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let old = a.service_client(API, "ledger.read").await;
+    assert_eq!(token_status(&a, &old).await, 200);
+    assert_eq!(token_status(&b, &old).await, 200);
+
+    // No grace period: the old secret stops working now.
+    let (status, rotated) = send(
+        a.admin(
+            reqwest::Method::POST,
+            &format!("/clients/{}/secret", old.id),
+        )
+        .json(&json!({ "grace_period": 0 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = Client {
+        secret: rotated["client_secret"].as_str().map(str::to_string),
+        ..old.clone()
+    };
+    assert_eq!(
+        token_status(&a, &old).await,
+        401,
+        "old secret on the rotating node"
+    );
+    assert_eq!(
+        token_status(&a, &new).await,
+        200,
+        "new secret on the rotating node"
+    );
+
+    b.state.clock.advance(TTL as i64 - 1);
+    assert_eq!(
+        token_status(&b, &old).await,
+        200,
+        "copy younger than the bound"
+    );
+    b.state.clock.advance(1);
+    assert_eq!(
+        token_status(&b, &old).await,
+        401,
+        "copy as old as the bound"
+    );
+    assert_eq!(token_status(&b, &new).await, 200);
+    a.stop().await;
+    b.stop().await;
+}
+
+both_stores!(new_secret_works_on_a_node_holding_an_older_copy);
+async fn new_secret_works_on_a_node_holding_an_older_copy(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let old = a.service_client(API, "ledger.read").await;
+    assert_eq!(token_status(&b, &old).await, 200);
+    let (status, rotated) = send(
+        a.admin(
+            reqwest::Method::POST,
+            &format!("/clients/{}/secret", old.id),
+        )
+        .json(&json!({ "grace_period": 0 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = Client {
+        secret: rotated["client_secret"].as_str().map(str::to_string),
+        ..old.clone()
+    };
+    // B's copy predates the new secret; a refusal re-reads the store before it is final.
+    assert_eq!(token_status(&b, &new).await, 200);
+    // That read replaced the copy: the old secret is refused there now too.
+    assert_eq!(token_status(&b, &old).await, 401);
+    a.stop().await;
+    b.stop().await;
+}
+
+both_stores!(updated_registration_is_seen_by_every_node_within_the_bound);
+async fn updated_registration_is_seen_by_every_node_within_the_bound(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let client = a.service_client(API, "ledger.read").await;
+    assert_eq!(token_status(&b, &client).await, 200);
+    // The client loses the client_credentials grant.
+    let (status, body) = send(
+        a.admin(reqwest::Method::PUT, &format!("/clients/{}", client.id))
+            .json(&json!({
+                "client_name": "billing service",
+                "profile": "service",
+                "grant_types": ["urn:ietf:params:oauth:grant-type:token-exchange"],
+                "scope": "ledger.read",
+                "allowed_resources": [API],
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        token_status(&a, &client).await,
+        400,
+        "the updating node at once"
+    );
+    b.state.clock.advance(TTL as i64 - 1);
+    assert_eq!(
+        token_status(&b, &client).await,
+        200,
+        "copy younger than the bound"
+    );
+    b.state.clock.advance(1);
+    assert_eq!(
+        token_status(&b, &client).await,
+        400,
+        "copy as old as the bound"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+both_stores!(no_copy_when_the_bound_is_zero);
+async fn no_copy_when_the_bound_is_zero(db: TestDb) {
+    let a = TestServer::start_with(&db, |c| c.clients.cache_ttl = 0).await;
+    let b = TestServer::start_with(&db, |c| c.clients.cache_ttl = 0).await;
+    let client = a.service_client(API, "ledger.read").await;
+    assert_eq!(token_status(&b, &client).await, 200);
+    let (status, _) =
+        send(a.admin(reqwest::Method::DELETE, &format!("/clients/{}", client.id))).await;
+    assert_eq!(status, 204);
+    assert_eq!(token_status(&b, &client).await, 401);
+    a.stop().await;
+    b.stop().await;
+}
