@@ -16,6 +16,7 @@ mod cors;
 mod device_flow;
 mod discovery;
 mod e2e_code_flow;
+mod examples;
 mod housekeeping;
 mod id_token_alg;
 mod introspection;
