@@ -201,7 +201,7 @@ pub fn step(text: &str) {
 
 /// Prints a JSON value under a label, indented.
 pub fn show(label: &str, value: &Value) {
-    println!("{label}:");
+    println!("\n{label}:");
     let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
     for line in pretty.lines() {
         println!("    {line}");
