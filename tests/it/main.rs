@@ -19,6 +19,7 @@ mod device_flow;
 mod discovery;
 mod doctor;
 mod e2e_code_flow;
+mod examples;
 mod faults;
 mod harness;
 mod hostile_inputs;
