@@ -2,8 +2,8 @@
 //! it (its own process, `PORTCULLIS_URL` and `PORTCULLIS_ADMIN_TOKEN`), and plays the person
 //! at the browser where the flow needs one: it reads the URL and username (or the device's user
 //! code) the example prints, signs in and allows over HTTP with a cookie jar, and the browser's
-//! last redirect lands on the example's loopback listener. Each must exit 0 and print its
-//! final claims.
+//! last redirect lands on the example's loopback listener (once also with headless Chromium).
+//! Each must exit 0 and print its final claims.
 //!
 //! `cargo test` builds the examples before the tests run; `cargo test --test it` alone does
 //! not, so run `cargo build --examples` first then.
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::authorize::{browser, field};
 use crate::both_stores;
+use crate::browser::Browser;
 use crate::harness::{ADMIN_TOKEN, Backend, TestDb, TestServer};
 
 /// Every example, by the name `cargo run --example` takes. A file in `examples/` missing here
@@ -328,6 +329,34 @@ async fn native_pkce_loopback() {
         "userinfo is shown: {out}"
     );
     assert!(out.contains("Signed in as alice-"), "{out}");
+}
+
+/// The same app with a real browser: headless Chromium signs in and consents, and its last
+/// redirect lands on the example's loopback listener, which shows its closing page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_pkce_loopback_in_chromium() {
+    let test = "native_pkce_loopback_in_chromium";
+    let Some(browser) = Browser::start(test).await else {
+        return;
+    };
+    let (_db, server) = sqlite_server(test).await;
+    let mut example = Running::start("native_pkce_loopback", &server, ADMIN_TOKEN);
+    let (url, username, password) = example.sign_in_instructions().await;
+    browser.goto(&url).await;
+    browser.fill("input[name=username]", &username).await;
+    browser.fill("input[name=password]", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.click("button[name=decision][value=allow]").await;
+    browser
+        .wait_for_url(|u| u.host_str() == Some("127.0.0.1") && u.path() == "/callback")
+        .await;
+    browser
+        .wait_for_text("p", "Signed in. You can close this window")
+        .await;
+    let out = example.succeeded().await;
+    assert!(out.contains("Signed in as alice-"), "{out}");
+    browser.close().await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
