@@ -16,11 +16,11 @@ pub enum Output {
 /// Columns that say which row is which, shown first when present.
 const LEAD: [&str; 10] = [
     "check",
-    "status",
     "id",
     "client_id",
     "kid",
     "alg",
+    "status",
     "username",
     "name",
     "client_name",
