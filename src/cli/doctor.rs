@@ -220,15 +220,13 @@ async fn issuer_discovery(issuer: &str) -> (Check, Option<String>) {
     (check, date)
 }
 
+/// The innermost cause ("Connection refused", "dns error"): the outer ones repeat the URL.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    text
+    cause.to_string()
 }
 
 async fn database(config: &Config) -> Result<Store, Check> {

@@ -13,6 +13,20 @@ pub enum Output {
     Json,
 }
 
+/// Columns that say which row is which, shown first when present.
+const LEAD: [&str; 10] = [
+    "check",
+    "id",
+    "client_id",
+    "kid",
+    "alg",
+    "status",
+    "username",
+    "name",
+    "client_name",
+    "kind",
+];
+
 /// A list cell longer than this is cut (`…`): `show` or `--output json` has it whole.
 const MAX_CELL: usize = 48;
 
@@ -88,6 +102,8 @@ pub fn rows_table(items: &[Value], max_cell: usize) -> String {
             }
         }
     }
+    // What names a row comes first; the rest stay in (alphabetical) field order.
+    columns.sort_by_key(|c| LEAD.iter().position(|l| l == c).unwrap_or(LEAD.len()));
     if columns.is_empty() {
         return items.iter().map(|v| format!("{}\n", cell("", v))).collect();
     }

@@ -12,6 +12,20 @@ use crate::harness::{TestDb, TestServer, config_for};
 
 const API: &str = "https://api.example.com";
 
+/// Restarts bind a new port; the issuer, as in production, stays the same.
+fn fixed_issuer(c: &mut portcullis::config::Config) {
+    c.issuer = Some("https://id.example.test".into());
+}
+
+/// The fixed issuer and `kek` as key_encryption_key.
+fn with_kek(kek: &str) -> impl FnOnce(&mut portcullis::config::Config) {
+    let kek = Secret::new(kek);
+    move |c| {
+        fixed_issuer(c);
+        c.key_encryption_key = Some(kek);
+    }
+}
+
 fn fresh_kek() -> String {
     kek_file::random_kek_base64()
 }
@@ -34,7 +48,7 @@ async fn all_open_under(server_db: &TestDb, kek: &str) -> Vec<bool> {
 }
 
 async fn rotate_kek_moves_every_key_to_the_new_kek(db: TestDb) {
-    let first = TestServer::start(&db).await;
+    let first = TestServer::start_with(&db, fixed_issuer).await;
     let client = first.service_client(API, "read").await;
     let before = first.access_token(&client, &[]).await;
     // A retiring key as well as active ones: every row moves.
@@ -76,8 +90,7 @@ async fn rotate_kek_moves_every_key_to_the_new_kek(db: TestDb) {
         run.all()
     );
 
-    let second =
-        TestServer::start_with(&db, |c| c.key_encryption_key = Some(Secret::new(new))).await;
+    let second = TestServer::start_with(&db, with_kek(&new)).await;
     let (status, body) = second.introspect(&client, &before).await;
     assert_eq!(
         (status, &body["active"]),
@@ -98,10 +111,11 @@ async fn a_rolling_kek_change(db: TestDb) {
     let old = db.kek.clone();
     let new = fresh_kek();
     let both = |c: &mut portcullis::config::Config| {
+        fixed_issuer(c);
         c.key_encryption_key = Some(Secret::new(new.clone()));
         c.key_encryption_key_old = Some(Secret::new(old.clone()));
     };
-    let still_old = TestServer::start(&db).await;
+    let still_old = TestServer::start_with(&db, fixed_issuer).await;
     let rolled = TestServer::start_with(&db, both).await;
     let client = still_old.service_client(API, "read").await;
     let before = still_old.access_token(&client, &[]).await;
@@ -138,7 +152,7 @@ async fn a_rolling_kek_change(db: TestDb) {
     still_old.stop().await;
     rolled.stop().await;
 
-    let done = TestServer::start_with(&db, |c| c.key_encryption_key = Some(Secret::new(new))).await;
+    let done = TestServer::start_with(&db, with_kek(&new)).await;
     let (_, body) = done.introspect(&client, &before).await;
     assert_eq!(body["active"], true, "{body}");
     done.stop().await;
@@ -152,7 +166,10 @@ async fn the_generated_kek_file_rotates_and_survives_an_interrupted_rotation() {
         .db("kek_file")
         .await
         .expect("db");
-    let no_kek = |c: &mut portcullis::config::Config| c.key_encryption_key = None;
+    let no_kek = |c: &mut portcullis::config::Config| {
+        fixed_issuer(c);
+        c.key_encryption_key = None;
+    };
     let file = kek_file::sqlite_kek_path(&db.url).expect("file database");
     let pending = kek_file::pending_path(&file);
 
