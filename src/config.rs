@@ -959,6 +959,28 @@ mod tests {
     }
 
     #[test]
+    fn database_pool_bounds_name_the_field() {
+        let c = Config::default();
+        assert_eq!(
+            (c.database.acquire_timeout, c.database.max_connections),
+            (3, 16)
+        );
+        for (acquire_timeout, max_connections, field) in [
+            (0, 16, "database.acquire_timeout"),
+            (61, 16, "database.acquire_timeout"),
+            (3, 0, "database.max_connections"),
+            (3, 1_001, "database.max_connections"),
+        ] {
+            let mut c = Config::default();
+            c.database.acquire_timeout = acquire_timeout;
+            c.database.max_connections = max_connections;
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.field, field);
+            assert_eq!(e.env, env_name(field));
+        }
+    }
+
+    #[test]
     fn housekeeping_bounds_name_the_field() {
         let c = Config::default();
         assert!(c.housekeeping.enabled);

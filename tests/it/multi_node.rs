@@ -111,9 +111,15 @@ pub struct Browser {
     pub jar: Arc<Jar>,
 }
 
+impl Default for Browser {
+    fn default() -> Self {
+        Self::with_jar(Arc::new(Jar::default()))
+    }
+}
+
 impl Browser {
     pub fn new() -> Browser {
-        Self::with_jar(Arc::new(Jar::default()))
+        Self::default()
     }
 
     fn with_jar(jar: Arc<Jar>) -> Browser {
