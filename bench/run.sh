@@ -245,7 +245,9 @@ ensure_wrk
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS"
-OUT_MD=$RESULTS/$TS$([[ $QUICK == 1 ]] && echo -quick).md
+SUFFIX=""
+[[ $QUICK == 1 ]] && SUFFIX=-quick
+OUT_MD=$RESULTS/$TS$SUFFIX.md
 OUT_LOG=${OUT_MD%.md}.log
 TSV=$WORK/results.tsv
 : >"$OUT_LOG"
@@ -379,8 +381,8 @@ run_argon2() {
     BENCH_CONNECTIONS=$CONNECTIONS BENCH_DURATION=$DURATION \
         timeout -k 5 $((rows * (DURATION + 20) + 60)) "$WORK/argon2" --bench >"$out" 2>>"$OUT_LOG" || rc=$?
     # | callers | verifications/s | p50 ms | p99 ms | done |
-    awk -F'|' 'NR > 2 { gsub(/ /, "", $2); gsub(/[ ⚠]/, "", $3); gsub(/ /, "", $4); gsub(/ /, "", $5);
-        printf "argon2\tverify\t%s\t%s\t%s\t%s\t%s\t-\t-\n", $2, $3, $4, $5, (index($0, "⚠") ? 1 : 0) }' "$out" >>"$TSV"
+    awk -F'|' 'NR > 2 { bad = index($0, "⚠") ? 1 : 0; gsub(/ /, "", $2); gsub(/[ ⚠]/, "", $3); gsub(/ /, "", $4); gsub(/ /, "", $5);
+        printf "argon2\tverify\t%s\t%s\t%s\t%s\t%s\t-\t-\n", $2, $3, $4, $5, bad }' "$out" >>"$TSV"
     [[ $rc == 0 ]] || note "argon2 bench exited with $rc"
 }
 
@@ -473,8 +475,10 @@ prepare() { # scenario
     esac
 }
 
-start_portcullis() { # dir label; sets CURRENT_PID, BASE_URL; prints start-up ms
+# Not in a subshell: it sets CURRENT_PID, BASE_URL and STARTUP_MS (exec to ready, in ms).
+start_portcullis() { # dir label
     local dir=$1 label=$2 attempt port start ms
+    STARTUP_MS=""
     for attempt in 1 2 3; do
         port=$(free_port)
         BASE_URL=http://127.0.0.1:$port
@@ -483,7 +487,7 @@ start_portcullis() { # dir label; sets CURRENT_PID, BASE_URL; prints start-up ms
             >>"$dir/server.log" 2>&1 &
         CURRENT_PID=$!
         if ms=$(wait_ready "$BASE_URL/readyz" "$start" "$CURRENT_PID"); then
-            echo "$ms"
+            STARTUP_MS=$ms
             return 0
         fi
         server_log_tail "$label start attempt $attempt" "$dir/server.log"
@@ -515,12 +519,11 @@ run_store() { # store
     fi
 
     # First start: migrations and key generation on an empty database.
-    local ms
-    if ! ms=$(start_portcullis "$dir" "$store first"); then
+    if ! start_portcullis "$dir" "$store first"; then
         record "$store" setup all 0 0 0 1 "server not ready within ${READY_WAIT}s (see the .log)" "?"
         return 1
     fi
-    meta "$store startup_first_ms" "$ms"
+    meta "$store startup_first_ms" "$STARTUP_MS"
     if ! register_all "$dir"; then
         record "$store" setup all 0 0 0 1 "registration through the admin API failed" "?"
         server_log_tail "$store" "$dir/server.log"
@@ -529,12 +532,12 @@ run_store() { # store
     fi
     stop_server
     # Second start, on the database as it now is: the start-up a deployment sees.
-    if ! ms=$(start_portcullis "$dir" "$store restart"); then
+    if ! start_portcullis "$dir" "$store restart"; then
         record "$store" setup all 0 0 0 1 "server not ready after a restart (see the .log)" "?"
         return 1
     fi
-    meta "$store startup_ms" "$ms"
-    log "$store: server pid $CURRENT_PID ready on $BASE_URL in $ms ms"
+    meta "$store startup_ms" "$STARTUP_MS"
+    log "$store: server pid $CURRENT_PID ready on $BASE_URL in $STARTUP_MS ms"
     sleep 1
     meta "$store idle_rss_mib" "$(proc_mib "$CURRENT_PID" VmRSS)"
     local log_mark
@@ -565,7 +568,8 @@ run_store() { # store
             key = label ~ /consent/ ? "flow-consent" : label ~ /SSO/ ? "flow-sso" : label ~ /sign-in only/ ? "flow-signin" : "refresh"
             w = $3; gsub(/ /, "", w); r = $4; gsub(/[ ⚠]/, "", r); p50 = $5; gsub(/ /, "", p50); p99 = $6; gsub(/ /, "", p99)
             e = $8; gsub(/^ +| +$/, "", e); n = e; sub(/^⚠ /, "", n); sub(/ .*/, "", n)
-            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\n", store, key, w, r, p50, p99, n + 0, (n + 0 > 0 ? e : "-") }' "$out" >>"$TSV"
+            d = e; sub(/^⚠ [0-9]+ /, "", d)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\n", store, key, w, r, p50, p99, n + 0, (n + 0 > 0 ? d : "-") }' "$out" >>"$TSV"
         [[ $rc == 0 ]] || note "$store flows bench exited with $rc (rows with ⚠ saw errors; no rows means it could not run: see the .log)"
     fi
 
