@@ -24,6 +24,7 @@ mod keys;
 mod legacy;
 mod logout;
 mod metrics;
+mod openapi;
 mod pages;
 mod persistence;
 mod refresh;
