@@ -85,8 +85,9 @@ pub fn ip_actor(ip: std::net::IpAddr) -> String {
 }
 
 /// `GET /admin/events` and `portcullis events`: every filter optional, newest first.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Unix seconds: events at or after.
     pub since: Option<i64>,
@@ -106,7 +107,7 @@ pub struct EventQuery {
 }
 
 /// One page of events, and the cursor of the next when this one is full.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<AuditEvent>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -273,7 +273,19 @@ pub struct AssertionConfig {
     pub saml_max_bytes: usize,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Serialize,
+    Deserialize,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
 pub enum SigningAlg {
     ES256,
     RS256,

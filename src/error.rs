@@ -23,10 +23,19 @@ pub struct OAuthError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer (RFC 6749 §5.2); the admin API's OpenAPI description names
+/// it as `OAuthError`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub struct ErrorBody<'a> {
+    /// The error code: an RFC 6749 §5.2 code, or `not_found`, `conflict`, `invalid_token`
+    /// (RFC 6750 §3.1), `invalid_client_metadata` (RFC 7591 §3.2.2), `server_error`,
+    /// `temporarily_unavailable`.
+    #[schema(value_type = String, example = "invalid_request")]
     error: &'a str,
+    /// Fixed text for people; absent when there is none.
     #[serde(skip_serializing_if = "str::is_empty")]
+    #[schema(value_type = String)]
     error_description: &'a str,
 }
 

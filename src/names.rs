@@ -32,6 +32,49 @@ pub mod path {
     /// Prometheus text exposition (`http/metrics.rs`), when `metrics.enabled`.
     pub const METRICS: &str = "/metrics";
     pub const ADMIN: &str = "/admin";
+
+    /// The admin API (`http/admin/`). Every path here is in the OpenAPI description (a test
+    /// checks), and the handlers' `#[utoipa::path]` annotations name these constants.
+    pub mod admin {
+        pub const CLIENTS: &str = "/admin/clients";
+        pub const CLIENT: &str = "/admin/clients/{id}";
+        pub const CLIENT_SECRET: &str = "/admin/clients/{id}/secret";
+        pub const RESOURCES: &str = "/admin/resources";
+        pub const RESOURCE: &str = "/admin/resources/{id}";
+        pub const ISSUERS: &str = "/admin/issuers";
+        pub const ISSUER: &str = "/admin/issuers/{id}";
+        pub const USERS: &str = "/admin/users";
+        pub const USER: &str = "/admin/users/{id}";
+        pub const USER_LOCKOUT: &str = "/admin/users/{id}/lockout";
+        pub const KEYS: &str = "/admin/keys";
+        pub const KEYS_ROTATE: &str = "/admin/keys/rotate";
+        pub const AUDIT: &str = "/admin/audit";
+        pub const EVENTS: &str = "/admin/events";
+        pub const LEGACY_USAGE: &str = "/admin/legacy-usage";
+
+        pub const ALL: [&str; 15] = [
+            CLIENTS,
+            CLIENT,
+            CLIENT_SECRET,
+            RESOURCES,
+            RESOURCE,
+            ISSUERS,
+            ISSUER,
+            USERS,
+            USER,
+            USER_LOCKOUT,
+            KEYS,
+            KEYS_ROTATE,
+            AUDIT,
+            EVENTS,
+            LEGACY_USAGE,
+        ];
+
+        /// The OpenAPI 3.1 description of the paths above (no admin token needed).
+        pub const OPENAPI: &str = "/admin/openapi.json";
+        /// Swagger UI over that description (no admin token needed to load it).
+        pub const DOCS: &str = "/admin/docs";
+    }
 }
 
 pub mod grant_type {

@@ -12,8 +12,9 @@ use crate::oauth::client::{AuthMethod, ClientMetadata, Profile};
 use crate::oauth::scope::Scope;
 use crate::oauth::uri::{is_loopback_host, parse_absolute};
 
-/// A registration or replacement request: RFC 7591 §2 names plus Portcullis' own.
-#[derive(Debug, Default, Deserialize)]
+/// A registration or replacement request: RFC 7591 §2 names plus Portcullis' own. Absent
+/// fields take the `profile`'s defaults; `client_name` is required.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ClientRegistration {
     pub client_name: Option<String>,
     pub profile: Option<Profile>,
@@ -41,6 +42,7 @@ pub struct ClientRegistration {
     pub token_requests_per_minute: Option<u64>,
     /// RFC 7591 §2: metadata the server does not understand is ignored (and we say so).
     #[serde(flatten)]
+    #[schema(ignore)]
     pub unknown: Map<String, Value>,
 }
 

@@ -11,7 +11,7 @@ use crate::secret::{random_token, sha256_hex};
 use crate::store::{AuditEvent, ClientRow, ClientSecretRow, Store};
 
 /// A client as the admin API shows it: never a secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientView {
     pub client_id: String,
     pub client_id_issued_at: i64,
@@ -32,7 +32,7 @@ impl From<Client> for ClientView {
 }
 
 /// RFC 7591 §3.2.1 response: the secret appears here once and is never shown again.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     #[serde(flatten)]
     pub client: ClientView,
@@ -41,10 +41,12 @@ pub struct Registered {
     /// 0: the secret does not expire (RFC 7591 §3.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret_expires_at: Option<i64>,
+    /// Where the registration departs from current best practice (RFC 9700, RFC 8252), and
+    /// metadata that was ignored.
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientList {
     pub clients: Vec<ClientView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -226,7 +228,8 @@ pub async fn delete(
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A new client secret, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     pub client_id: String,
     pub client_secret: String,

@@ -14,25 +14,36 @@ use crate::store::{AuditEvent, IssuerRow, Store, StoreError};
 
 /// A create or replace request. `issuer` + `jwks`/`jwks_uri` + `algorithms` for kind `jwt`;
 /// `entity_id` + `certificates` for kind `saml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerRequest {
     pub kind: IssuerKind,
+    /// For people; the issuer or entity id when absent.
     pub name: Option<String>,
+    /// Kind `jwt`: the assertions' `iss`.
     pub issuer: Option<String>,
+    /// Kind `saml`: the identity provider's entity id.
     pub entity_id: Option<String>,
+    /// Kind `jwt`: the issuer's JWK Set, inline (or give `jwks_uri`).
     pub jwks: Option<Value>,
+    /// Kind `jwt`: where the issuer publishes its JWK Set (https).
     pub jwks_uri: Option<String>,
+    /// Kind `jwt`: the JWA names its assertions may use, asymmetric only (RS*, PS*, ES256,
+    /// ES384, EdDSA).
     pub algorithms: Option<Vec<String>>,
+    /// Kind `saml`: the identity provider's signing certificates, PEM.
     pub certificates: Option<Vec<String>>,
+    /// Client ids that may present this issuer's assertions.
     #[serde(default)]
     pub allowed_clients: Vec<String>,
+    /// The scopes a token obtained with this issuer's assertions may carry.
     #[serde(default)]
     pub scopes: Vec<String>,
     pub subject: SubjectMapping,
 }
 
-#[derive(Debug, Serialize)]
+/// A trusted issuer as the admin API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuerView {
     pub id: String,
     pub kind: IssuerKind,
@@ -81,7 +92,7 @@ impl From<TrustedIssuer> for IssuerView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuerList {
     pub issuers: Vec<IssuerView>,
     #[serde(skip_serializing_if = "Option::is_none")]

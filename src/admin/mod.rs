@@ -22,9 +22,12 @@ impl Actor {
 }
 
 /// `?limit=&after=` keyset pagination shared by the list endpoints.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Items per page: 1 to 200 (values outside are clamped), 50 when absent.
     pub limit: Option<i64>,
+    /// The `next` of the previous page; absent for the first page.
     pub after: Option<String>,
 }
 

@@ -12,27 +12,37 @@ use crate::oauth::scope::Scope;
 use crate::oauth::uri::parse_absolute;
 use crate::store::{AuditEvent, ResourceRow, Store, StoreError};
 
-#[derive(Debug, Deserialize)]
+/// A scope: its name alone, or its name and description.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ScopeInput {
     Name(String),
     Def(ScopeDef),
 }
 
-#[derive(Debug, Deserialize)]
+/// A create or replace request for a resource server (an API).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRequest {
+    /// An absolute URI without a fragment (RFC 8707 §2), at most 2000 bytes: the tokens' `aud`.
     pub identifier: String,
+    /// For people; the identifier when absent.
     pub name: Option<String>,
     #[serde(default)]
     pub scopes: Vec<ScopeInput>,
+    /// Seconds, 1 to 86400; the configured `tokens.access_token_lifetime` when absent.
     pub access_token_lifetime: Option<u64>,
+    /// `jwt` when absent.
     pub access_token_format: Option<TokenFormat>,
+    /// The algorithm of this API's JWT access tokens; the server's default when absent.
     pub signing_alg: Option<SigningAlg>,
+    /// The client that acts as this API: it may introspect the API's tokens, and only it may
+    /// exchange them (RFC 8693).
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A resource server (an API) as the admin API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResourceView {
     pub id: String,
     pub identifier: String,
@@ -66,7 +76,7 @@ impl From<Resource> for ResourceView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResourceList {
     pub resources: Vec<ResourceView>,
     #[serde(skip_serializing_if = "Option::is_none")]

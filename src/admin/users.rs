@@ -65,7 +65,7 @@ pub const CLAIM_NAMES: [&str; 18] = [
 const SERVER_SET: [&str; 4] = ["id", "sub", "created_at", "updated_at"];
 
 /// OIDC Core §5.1.1.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,8 +83,9 @@ pub struct Address {
 }
 
 /// OIDC Core §5.1 standard claims, stored as JSON in `users.claims`. Absent claims are omitted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Unknown names are refused by `UserRequest::from_json`, which names them; not by serde, so
+/// that the OpenAPI schemas that flatten these claims into a user stay open to the other fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -127,7 +128,7 @@ pub struct Claims {
 
 /// A local account. `id` is the stable opaque `sub`. The password hash is never part of it,
 /// so nothing that shows a `User` can show the hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -235,7 +236,7 @@ impl UserRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserList {
     pub users: Vec<User>,
     /// Pass as `after` for the next page; absent on the last page.

@@ -91,7 +91,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(path::READYZ, get(health::readyz))
         .route(path::LOGOUT, get(logout::logout).post(logout::logout))
         .route(path::SIGNED_OUT, get(crate::pages::signed_out))
-        .nest(path::ADMIN, admin::router(state.clone()))
+        .merge(admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -57,13 +57,19 @@ pub struct KeyRing {
 }
 
 /// What `GET /admin/keys` and `portcullis keys list` show; never private material.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub kid: String,
+    #[schema(example = "ES256")]
     pub alg: String,
     pub created_at: i64,
+    /// When the key starts signing (Unix seconds); it is in JWKS from the moment it is added.
     pub valid_from: i64,
+    /// When the key leaves JWKS; null while no newer key has replaced it.
+    #[schema(required = true)]
     pub publish_until: Option<i64>,
+    /// `active` (signs now), `next` (signs from `valid_from`) or `retiring` (published only).
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
 }
 

@@ -8,7 +8,7 @@ use crate::config::SigningAlg;
 use crate::store::ClientRow;
 
 /// RFC 7591 §2 `token_endpoint_auth_method`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     ClientSecretBasic,
@@ -48,7 +48,7 @@ impl AuthMethod {
 }
 
 /// The kind of app, which fills in the recommended defaults at registration.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     Web,
@@ -73,7 +73,7 @@ impl Profile {
 }
 
 /// What is stored for a client and shown by the admin API (never a secret).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ClientMetadata {
     pub client_name: String,
     pub profile: Profile,

@@ -7,7 +7,8 @@ use crate::error::OAuthError;
 use crate::oauth::client::Client;
 use crate::store::{ResourceRow, Store};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// The format of the access tokens issued for a resource.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenFormat {
     /// RFC 9068 JWT, verifiable by the API itself.
@@ -16,7 +17,8 @@ pub enum TokenFormat {
     Opaque,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A scope a resource defines, with the text the consent page shows for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ScopeDef {
     pub name: String,
     #[serde(default)]

@@ -11,7 +11,8 @@ use crate::error::OAuthError;
 use crate::oauth::jwt_assertion::{KeySource, asymmetric_alg};
 use crate::store::IssuerRow;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `jwt`: a JWT issuer (RFC 7523); `saml`: a SAML 2.0 identity provider (RFC 7522).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IssuerKind {
     Jwt,
@@ -28,7 +29,7 @@ impl IssuerKind {
 }
 
 /// How the assertion's subject (JWT `sub`, SAML `NameID`) names the token's subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectMapping {
     /// A local user whose id is the subject.

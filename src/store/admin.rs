@@ -14,7 +14,7 @@ pub struct AdminTokenRow {
 }
 
 /// One admin change. `detail` must never hold a secret.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub at: i64,
@@ -23,6 +23,7 @@ pub struct AuditEvent {
     pub target: String,
     /// JSON text in the store, a JSON object when shown.
     #[serde(serialize_with = "as_json")]
+    #[schema(value_type = Object)]
     pub detail: String,
 }
 

@@ -4,9 +4,11 @@
 use super::{Result, Store, on_pool};
 
 /// One client's use of one legacy flow over a span of days.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct LegacyUsageRow {
     pub client_id: String,
+    /// `implicit` or `password`.
+    #[schema(example = "password")]
     pub flow: String,
     /// Unix seconds of the latest use.
     pub last_used_at: i64,

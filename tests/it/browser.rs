@@ -162,6 +162,15 @@ impl Browser {
             .is_empty()
     }
 
+    /// How many elements match `selector` now (no waiting).
+    pub async fn count(&self, selector: &str) -> usize {
+        self.client()
+            .find_all(Locator::Css(selector))
+            .await
+            .expect("find_all")
+            .len()
+    }
+
     /// The visible text of the element matching `selector`.
     pub async fn text(&self, selector: &str) -> String {
         self.find(selector)

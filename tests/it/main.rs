@@ -34,6 +34,7 @@ mod logout;
 mod metrics;
 mod multi_node;
 mod node;
+mod openapi;
 mod pages;
 mod persistence;
 mod races;

@@ -10,12 +10,23 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::admin::client_metadata::ClientRegistration;
+use crate::admin::clients::{ClientList, ClientView, Registered, RotatedSecret};
 use crate::admin::{Actor, Page, clients};
-use crate::error::OAuthError;
+use crate::error::{ErrorBody, OAuthError};
 use crate::http::extract::{self, Path, Query};
 use crate::http::no_store;
+use crate::names::path::admin;
 use crate::state::AppState;
 
+/// RFC 7591 §3.1: registers a client. The response holds its secret, which is never shown again.
+#[utoipa::path(
+    post, path = admin::CLIENTS, tag = "clients", operation_id = "create_client",
+    request_body = ClientRegistration,
+    responses(
+        (status = 201, description = "Registered (RFC 7591 §3.2.1)", body = Registered),
+        (status = 400, description = "`invalid_client_metadata` or `invalid_redirect_uri` (RFC 7591 §3.2.2), naming the field", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
@@ -28,6 +39,15 @@ pub async fn create(
     ))
 }
 
+/// Lists clients in pages, by client id.
+#[utoipa::path(
+    get, path = admin::CLIENTS, tag = "clients", operation_id = "list_clients",
+    params(Page),
+    responses(
+        (status = 200, description = "A page of clients", body = ClientList),
+        (status = 400, description = "`invalid_request`: a malformed query", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Query(page): Query<Page>,
@@ -35,6 +55,15 @@ pub async fn list(
     Ok(Json(clients::list(&state.store, &page).await?).into_response())
 }
 
+/// RFC 7592 §2.1: reads a client.
+#[utoipa::path(
+    get, path = admin::CLIENT, tag = "clients", operation_id = "get_client",
+    params(("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, description = "The client", body = ClientView),
+        (status = 404, description = "`not_found`: no such client", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -42,6 +71,18 @@ pub async fn show(
     Ok(Json(clients::get(&state.store, &id).await?).into_response())
 }
 
+/// RFC 7592 §2.2: replaces the client's metadata. A client newly switched to a secret-based
+/// method gets a secret, returned once.
+#[utoipa::path(
+    put, path = admin::CLIENT, tag = "clients", operation_id = "replace_client",
+    params(("id" = String, Path, description = "The client id")),
+    request_body = ClientRegistration,
+    responses(
+        (status = 200, description = "Replaced; `client_secret` only when one was made", body = Registered),
+        (status = 400, description = "`invalid_client_metadata` or `invalid_redirect_uri`, naming the field", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such client", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
@@ -56,6 +97,15 @@ pub async fn update(
     Ok(no_store(Json(updated).into_response()))
 }
 
+/// RFC 7592 §2.3: deletes the client and its secrets.
+#[utoipa::path(
+    delete, path = admin::CLIENT, tag = "clients", operation_id = "delete_client",
+    params(("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such client", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
@@ -67,18 +117,32 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of a secret rotation; it may be left out.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RotateRequest {
-    /// Seconds the old secret keeps working; the configured default when absent.
+pub struct SecretRotation {
+    /// Seconds the old secret keeps working (at most a year); the configured
+    /// `clients.secret_grace_period` when absent.
     grace_period: Option<u64>,
 }
 
+/// Adds a new secret; the old ones keep working for the grace period, so deployments can roll
+/// over without downtime.
+#[utoipa::path(
+    post, path = admin::CLIENT_SECRET, tag = "clients", operation_id = "rotate_client_secret",
+    params(("id" = String, Path, description = "The client id")),
+    request_body = Option<SecretRotation>,
+    responses(
+        (status = 200, description = "The new secret, shown once", body = RotatedSecret),
+        (status = 400, description = "`invalid_request`: the client has no secret, or the grace period is too long", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such client", body = ErrorBody),
+    ),
+)]
 pub async fn rotate_secret(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
-    extract::OptionalJson(body): extract::OptionalJson<RotateRequest>,
+    extract::OptionalJson(body): extract::OptionalJson<SecretRotation>,
 ) -> Result<Response, OAuthError> {
     let grace = body
         .and_then(|b| b.grace_period)

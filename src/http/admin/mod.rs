@@ -1,11 +1,13 @@
 //! The admin API under `/admin`: JSON, authenticated with `Authorization: Bearer <admin token>`.
-//! Handlers are thin: they call the `admin` service layer, which the CLI calls too.
+//! Handlers are thin: they call the `admin` service layer, which the CLI calls too. Each carries
+//! a `#[utoipa::path]` annotation, from which `openapi.rs` builds the OpenAPI description.
 
 mod clients;
 mod events;
 mod issuers;
 mod keys;
 mod legacy_usage;
+pub mod openapi;
 mod resources;
 mod users;
 
@@ -15,48 +17,46 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::admin::Actor;
 use crate::error::OAuthError;
 use crate::state::AppState;
 
+/// The admin API behind the admin token, plus its OpenAPI description and Swagger UI (which
+/// need no token: see ARCHITECTURE.md). Paths are absolute (`names::path::admin`).
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/clients", post(clients::create).get(clients::list))
-        .route(
-            "/clients/{id}",
-            get(clients::show)
-                .put(clients::update)
-                .delete(clients::delete),
-        )
-        .route("/clients/{id}/secret", post(clients::rotate_secret))
-        .route("/resources", post(resources::create).get(resources::list))
-        .route(
-            "/resources/{id}",
-            get(resources::show)
-                .put(resources::update)
-                .delete(resources::delete),
-        )
-        .route("/issuers", post(issuers::create).get(issuers::list))
-        .route(
-            "/issuers/{id}",
-            get(issuers::show)
-                .put(issuers::update)
-                .delete(issuers::delete),
-        )
-        .route("/users", post(users::create).get(users::list))
-        .route(
-            "/users/{id}",
-            get(users::show).put(users::update).delete(users::delete),
-        )
-        .route("/users/{id}/lockout", delete(users::clear_lockout))
-        .route("/keys", get(keys::list))
-        .route("/keys/rotate", post(keys::rotate))
-        .route("/audit", get(keys::audit))
-        .route("/events", get(events::list))
-        .route("/legacy-usage", get(legacy_usage::list))
-        .route_layer(middleware::from_fn_with_state(state, require_admin))
+    let (api, description) = documented_routes().split_for_parts();
+    api.route_layer(middleware::from_fn_with_state(state, require_admin))
+        .merge(openapi::routes(openapi::complete(description)))
+}
+
+/// Every admin route, each registered with `routes!`, which adds the handler to the router and
+/// its `#[utoipa::path]` operation to the description in one step: a handler without the
+/// annotation does not compile here. Handlers in one `routes!` share a path.
+fn documented_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(openapi::AdminApi::openapi())
+        .routes(routes!(clients::create, clients::list))
+        .routes(routes!(clients::show, clients::update, clients::delete))
+        .routes(routes!(clients::rotate_secret))
+        .routes(routes!(resources::create, resources::list))
+        .routes(routes!(
+            resources::show,
+            resources::update,
+            resources::delete
+        ))
+        .routes(routes!(issuers::create, issuers::list))
+        .routes(routes!(issuers::show, issuers::update, issuers::delete))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::show, users::update, users::delete))
+        .routes(routes!(users::clear_lockout))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::audit))
+        .routes(routes!(events::list))
+        .routes(routes!(legacy_usage::list))
 }
 
 /// RFC 6750 §2.1 bearer credentials, checked against the bootstrap token and stored admin

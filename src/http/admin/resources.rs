@@ -7,12 +7,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
-use crate::admin::resources::{self, ResourceRequest};
+use crate::admin::resources::{self, ResourceList, ResourceRequest, ResourceView};
 use crate::admin::{Actor, Page};
-use crate::error::OAuthError;
+use crate::error::{ErrorBody, OAuthError};
 use crate::http::extract::{self, Path, Query};
+use crate::names::path::admin;
 use crate::state::AppState;
 
+/// Registers a resource server (an API, RFC 8707): its identifier is the tokens' audience.
+#[utoipa::path(
+    post, path = admin::RESOURCES, tag = "resources", operation_id = "create_resource",
+    request_body = ResourceRequest,
+    responses(
+        (status = 201, description = "Registered", body = ResourceView),
+        (status = 400, description = "`invalid_request`, naming the field", body = ErrorBody),
+        (status = 409, description = "`conflict`: the identifier is taken", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
@@ -22,6 +33,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+/// Lists resource servers in pages.
+#[utoipa::path(
+    get, path = admin::RESOURCES, tag = "resources", operation_id = "list_resources",
+    params(Page),
+    responses(
+        (status = 200, description = "A page of resources", body = ResourceList),
+        (status = 400, description = "`invalid_request`: a malformed query", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Query(page): Query<Page>,
@@ -29,6 +49,15 @@ pub async fn list(
     Ok(Json(resources::list(&state.store, &page).await?).into_response())
 }
 
+/// Reads a resource server.
+#[utoipa::path(
+    get, path = admin::RESOURCE, tag = "resources", operation_id = "get_resource",
+    params(("id" = String, Path, description = "The resource's id (not its identifier)")),
+    responses(
+        (status = 200, description = "The resource", body = ResourceView),
+        (status = 404, description = "`not_found`: no such resource", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -36,6 +65,18 @@ pub async fn show(
     Ok(Json(resources::get(&state.store, &id).await?).into_response())
 }
 
+/// Replaces a resource server's settings.
+#[utoipa::path(
+    put, path = admin::RESOURCE, tag = "resources", operation_id = "replace_resource",
+    params(("id" = String, Path, description = "The resource's id (not its identifier)")),
+    request_body = ResourceRequest,
+    responses(
+        (status = 200, description = "Replaced", body = ResourceView),
+        (status = 400, description = "`invalid_request`, naming the field", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such resource", body = ErrorBody),
+        (status = 409, description = "`conflict`: the identifier is taken", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
@@ -45,6 +86,15 @@ pub async fn update(
     Ok(Json(resources::update(&state.store, &actor, &id, req, state.now()).await?).into_response())
 }
 
+/// Deletes a resource server.
+#[utoipa::path(
+    delete, path = admin::RESOURCE, tag = "resources", operation_id = "delete_resource",
+    params(("id" = String, Path, description = "The resource's id (not its identifier)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such resource", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     Extension(actor): Extension<Actor>,
