@@ -77,7 +77,7 @@ def main():
     client = admin("POST", "/admin/clients", {
         "client_name": "timing", "profile": "web", "first_party": True,
         "redirect_uris": ["https://timing.example/cb"],
-        "grant_types": ["password", "client_credentials"],
+        "grant_types": ["password", "client_credentials"], "scope": "openid",
     })
     cid, secret = client["client_id"], client["client_secret"]
     pairs = {
@@ -91,7 +91,8 @@ def main():
         for name, user in [("password grant, wrong password", f"timing{suffix}"),
                            ("password grant, unknown user", f"nobody{suffix}x{i}")]:
             status, text, ms = call("POST", "/token", headers=basic(cid, secret), form={
-                "grant_type": "password", "username": user, "password": "wrong password"})
+                "grant_type": "password", "username": user, "password": "wrong password",
+                "scope": "openid"})
             pairs[name].append(ms)
             answers.setdefault(name, (status, text))
         for _ in range(10):
