@@ -48,4 +48,3 @@ mod token_endpoint;
 mod token_exchange;
 mod token_validation;
 mod userinfo;
-
