@@ -9,7 +9,6 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 
 use super::{Actor, Page};
 use crate::error::OAuthError;
@@ -280,30 +279,57 @@ fn check_password(password: &Secret) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// One hash holds 19 MiB and a core for tens of milliseconds, so running more at once than
-/// there are cores only adds memory: a flood of sign-ins queues here rather than filling the
-/// blocking pool. Process-wide, like the blocking pool it guards.
-static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+/// Password work handed to the hashing threads.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads, one per core, that run every password hash and verification. One
+/// hash holds 19 MiB and a core for tens of milliseconds, so running more at once than there
+/// are cores only adds memory: a flood of sign-ins queues here. The threads are fixed (not
+/// tokio's blocking pool) for memory too: glibc gives each thread that allocates such a block an
+/// arena of its own and keeps the freed block there, so on the blocking pool's coming and going
+/// threads a sign-in load held 350–530 MiB (bench/run.sh); here it is one block per core.
+/// Process-wide: it guards a local resource, not shared state.
+static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(Semaphore::new(cores))
+    let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    for i in 0..cores {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("portcullis-hash-{i}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job, not while running it.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            // Start-up of the process's hashing threads: without them no password can be checked.
+            .expect("start a password hashing thread");
+    }
+    jobs
 });
 
-/// Runs CPU-heavy password work on the blocking pool, at most one job per core.
+/// Runs CPU-heavy password work on the hashing threads, at most one job per core.
 async fn off_thread<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, OAuthError> {
-    let permit = HASHING
-        .clone()
-        .acquire_owned()
+    let (done, result) = tokio::sync::oneshot::channel();
+    HASHERS
+        .send(Box::new(move || {
+            // The caller may have stopped waiting; the work is done either way.
+            let _ = done.send(job());
+        }))
+        .map_err(|e| OAuthError::server_error().with_detail(format!("password threads: {e}")))?;
+    result
         .await
-        .map_err(|e| OAuthError::server_error().with_detail(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
-        // Held until the work is done, even if the caller stops waiting.
-        let _permit = permit;
-        job()
-    })
-    .await
-    .map_err(|e| OAuthError::server_error().with_detail(format!("password task: {e}")))
+        .map_err(|e| OAuthError::server_error().with_detail(format!("password task: {e}")))
 }
 
 fn argon2id() -> Argon2<'static> {

@@ -19,8 +19,8 @@ use crate::state::AppState;
 /// Clock skew tolerated on assertion times, in seconds.
 const LEEWAY: i64 = 30;
 
-/// The credentials a request presents, before any is checked.
-#[derive(Debug)]
+/// The credentials a request presents, before any is checked. Its `Debug` names the method and
+/// the client id only: a secret or an assertion must never reach a log line.
 pub enum Presented {
     Basic {
         id: String,
@@ -37,6 +37,20 @@ pub enum Presented {
     Public {
         id: String,
     },
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, id) = match self {
+            Presented::Basic { id, .. } => ("Basic", Some(id.as_str())),
+            Presented::Post { id, .. } => ("Post", Some(id.as_str())),
+            Presented::Assertion { id, .. } => ("Assertion", id.as_deref()),
+            Presented::Public { id } => ("Public", Some(id.as_str())),
+        };
+        f.debug_struct(kind)
+            .field("id", &id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Presented {
@@ -338,6 +352,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret_or_an_assertion() {
+        let p = Params::parse(b"client_id=c&client_secret=hunter2-secret").unwrap();
+        let got = presented(None, &p).unwrap();
+        let shown = format!("{got:?}");
+        assert!(
+            shown.contains("\"c\"") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let got = presented(Some(&basic("c", "hunter2-basic")), &Params::default()).unwrap();
+        assert!(!format!("{got:?}").contains("hunter2"));
     }
 
     #[test]
