@@ -51,13 +51,13 @@ fill_sql() { # series-expression
 INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, audience, claims,
     issued_at, expires_at, consumed_at, family_expires_at)
 SELECT 'old-' || n, 'grant-' || n, 'bench-client', 'user-' || (n % 1000), 'openid', '[]', '{}',
-    $OLD - 3600, $OLD, NULL, $OLD FROM $s(1, $ROWS);
+    $OLD - 3600, $OLD, NULL, $OLD FROM $s(1, $ROWS) AS s(n);
 INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, audience, claims,
     issued_at, expires_at, consumed_at, family_expires_at)
 SELECT 'live-' || n, 'grant-live-' || n, 'bench-client', 'user-' || (n % 1000), 'openid', '[]',
-    '{}', $NOW, $FUTURE, NULL, $FUTURE FROM $s(1, $LIVE);
+    '{}', $NOW, $FUTURE, NULL, $FUTURE FROM $s(1, $LIVE) AS s(n);
 INSERT INTO used_jtis (issuer, jti, expires_at)
-SELECT 'https://issuer.example', 'jti-' || n, $OLD FROM $s(1, $((ROWS / 4)));
+SELECT 'https://issuer.example', 'jti-' || n, $OLD FROM $s(1, $((ROWS / 4))) AS s(n);
 SQL
 }
 
@@ -83,8 +83,8 @@ run_store() { # store
         # SQLite has no generate_series without an extension: a recursive counter view instead.
         { echo "PRAGMA journal_mode=WAL; BEGIN;"
           echo "CREATE TEMP TABLE series(n INTEGER PRIMARY KEY);"
-          echo "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $ROWS) INSERT INTO series SELECT n FROM c;"
-          fill_sql series_between | sed 's/FROM series_between(1, \([0-9]*\))/FROM series WHERE n <= \1/'
+          echo "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $(( ROWS > LIVE ? ROWS : LIVE ))) INSERT INTO series SELECT n FROM c;"
+          fill_sql series_between | sed 's/FROM series_between(1, \([0-9]*\)) AS s(n)/FROM series WHERE n <= \1/'
           echo "COMMIT;"; } | sqlite3 "$WORK/purge.db" >/dev/null || die "sqlite: filling failed"
         ;;
     postgres)
