@@ -206,14 +206,14 @@ def main(path):
                     r = at(s, scenario, conns)
                     if r is None:
                         guard_failures.append(f"{s} {scenario} at {conns}: no figure")
-                        w(f"| {s} | {scenario} | {conns} | - | {floor:.2f} | ✗ missing |")
+                        w(f"| {s} | {scenario} | {conns} | - | {floor:.3f} | ✗ missing |")
                         continue
                     ratio = r["rps"] / c["rps"] if c["rps"] > 0 else 0.0
                     ok = ratio >= floor and not r["errors"]
                     if not ok:
                         guard_failures.append(f"{s} {scenario} at {conns}: {ratio:.3f} < {floor}"
                                               if not r["errors"] else f"{s} {scenario}: errors")
-                    w(f"| {s} | {scenario} | {conns} | {ratio:.3f} | {floor:.2f} | {'ok' if ok else '✗'} |")
+                    w(f"| {s} | {scenario} | {conns} | {ratio:.3f} | {floor:.3f} | {'ok' if ok else '✗'} |")
         if not stores:
             guard_failures.append("no store was measured")
         w("")
