@@ -22,6 +22,40 @@ async fn token_status(server: &TestServer, client: &Client) -> u16 {
     server.client_credentials(client, &[]).await.0
 }
 
+/// `node` (its clock frozen at the change) still answers `client` from its copy one second
+/// before the bound, and refuses it (with `refused`) once the copy is as old as the bound.
+async fn accepted_until_the_bound(node: &TestServer, client: &Client, refused: u16) {
+    node.state.clock.advance(TTL as i64 - 1);
+    assert_eq!(
+        token_status(node, client).await,
+        200,
+        "copy younger than the bound"
+    );
+    node.state.clock.advance(1);
+    assert_eq!(
+        token_status(node, client).await,
+        refused,
+        "copy as old as the bound"
+    );
+}
+
+/// Rotates `client`'s secret on `node` with no grace period; the client with the new secret.
+async fn rotate_without_grace(node: &TestServer, client: &Client) -> Client {
+    let (status, rotated) = send(
+        node.admin(
+            reqwest::Method::POST,
+            &format!("/clients/{}/secret", client.id),
+        )
+        .json(&json!({ "grace_period": 0 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    Client {
+        secret: rotated["client_secret"].as_str().map(str::to_string),
+        ..client.clone()
+    }
+}
+
 both_stores!(deleted_client_is_refused_by_every_node_within_the_bound);
 async fn deleted_client_is_refused_by_every_node_within_the_bound(db: TestDb) {
     let (a, b) = two_nodes(&db).await;
@@ -36,18 +70,7 @@ async fn deleted_client_is_refused_by_every_node_within_the_bound(db: TestDb) {
     // The node that deleted it refuses at once.
     assert_eq!(token_status(&a, &client).await, 401);
     // The other answers from its copy until the bound, never after it.
-    b.state.clock.advance(TTL as i64 - 1);
-    assert_eq!(
-        token_status(&b, &client).await,
-        200,
-        "copy younger than the bound"
-    );
-    b.state.clock.advance(1);
-    assert_eq!(
-        token_status(&b, &client).await,
-        401,
-        "copy as old as the bound"
-    );
+    accepted_until_the_bound(&b, &client, 401).await;
     a.stop().await;
     b.stop().await;
 }
@@ -60,19 +83,7 @@ async fn rotated_secret_is_refused_by_every_node_within_the_bound(db: TestDb) {
     assert_eq!(token_status(&b, &old).await, 200);
 
     // No grace period: the old secret stops working now.
-    let (status, rotated) = send(
-        a.admin(
-            reqwest::Method::POST,
-            &format!("/clients/{}/secret", old.id),
-        )
-        .json(&json!({ "grace_period": 0 })),
-    )
-    .await;
-    assert_eq!(status, 200, "{rotated}");
-    let new = Client {
-        secret: rotated["client_secret"].as_str().map(str::to_string),
-        ..old.clone()
-    };
+    let new = rotate_without_grace(&a, &old).await;
     assert_eq!(
         token_status(&a, &old).await,
         401,
@@ -84,18 +95,7 @@ async fn rotated_secret_is_refused_by_every_node_within_the_bound(db: TestDb) {
         "new secret on the rotating node"
     );
 
-    b.state.clock.advance(TTL as i64 - 1);
-    assert_eq!(
-        token_status(&b, &old).await,
-        200,
-        "copy younger than the bound"
-    );
-    b.state.clock.advance(1);
-    assert_eq!(
-        token_status(&b, &old).await,
-        401,
-        "copy as old as the bound"
-    );
+    accepted_until_the_bound(&b, &old, 401).await;
     assert_eq!(token_status(&b, &new).await, 200);
     a.stop().await;
     b.stop().await;
@@ -106,19 +106,7 @@ async fn new_secret_works_on_a_node_holding_an_older_copy(db: TestDb) {
     let (a, b) = two_nodes(&db).await;
     let old = a.service_client(API, "ledger.read").await;
     assert_eq!(token_status(&b, &old).await, 200);
-    let (status, rotated) = send(
-        a.admin(
-            reqwest::Method::POST,
-            &format!("/clients/{}/secret", old.id),
-        )
-        .json(&json!({ "grace_period": 0 })),
-    )
-    .await;
-    assert_eq!(status, 200, "{rotated}");
-    let new = Client {
-        secret: rotated["client_secret"].as_str().map(str::to_string),
-        ..old.clone()
-    };
+    let new = rotate_without_grace(&a, &old).await;
     // B's copy predates the new secret; a refusal re-reads the store before it is final.
     assert_eq!(token_status(&b, &new).await, 200);
     // That read replaced the copy: the old secret is refused there now too.
@@ -150,18 +138,7 @@ async fn updated_registration_is_seen_by_every_node_within_the_bound(db: TestDb)
         400,
         "the updating node at once"
     );
-    b.state.clock.advance(TTL as i64 - 1);
-    assert_eq!(
-        token_status(&b, &client).await,
-        200,
-        "copy younger than the bound"
-    );
-    b.state.clock.advance(1);
-    assert_eq!(
-        token_status(&b, &client).await,
-        400,
-        "copy as old as the bound"
-    );
+    accepted_until_the_bound(&b, &client, 400).await;
     a.stop().await;
     b.stop().await;
 }
