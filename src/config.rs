@@ -202,9 +202,9 @@ pub struct ClientConfig {
     /// Seconds an old client secret stays valid after a rotation.
     pub secret_grace_period: u64,
     /// Seconds a node may answer from its in-memory copy of a client (registration and live
-    /// secret digests) before reading the store again: the bound within which every node sees
-    /// a deleted client, a changed registration or a rotated secret (`oauth/client_cache.rs`).
-    /// 0 turns the cache off.
+    /// secret digests) or a resource before reading the store again: the bound within which
+    /// every node sees a deleted client, a changed registration, a rotated secret or a changed
+    /// resource (`oauth/client_cache.rs`, `oauth/resource_cache.rs`). 0 turns the caches off.
     pub cache_ttl: u64,
 }
 

@@ -57,12 +57,25 @@ pub async fn current_session(
         return Ok(None);
     };
     let id_hash = sha256_hex(&id);
-    let idle_since = now.saturating_sub(state.config.session.idle_lifetime as i64);
-    let session = state.store.touch_session(&id_hash, now, idle_since).await?;
+    let idle_lifetime = state.config.session.idle_lifetime as i64;
+    let idle_since = now.saturating_sub(idle_lifetime);
+    // A visit is written at most once per `touch_interval`, so an idle session may end up to
+    // that much before its idle lifetime, never after it.
+    let touch_before = now.saturating_sub(touch_interval(idle_lifetime));
+    let session = state
+        .store
+        .touch_session(&id_hash, now, idle_since, touch_before)
+        .await?;
     if session.is_none() {
         state.store.delete_session(&id_hash).await?;
     }
     Ok(session)
+}
+
+/// How often a session's last visit is written: a tenth of the idle lifetime, at most a
+/// minute (a 30-minute idle lifetime ends between 29 and 30 minutes after the last request).
+fn touch_interval(idle_lifetime: i64) -> i64 {
+    (idle_lifetime / 10).min(60)
 }
 
 /// Signs out: removes the request's session, if any, and returns the `Set-Cookie` that clears

@@ -9,6 +9,7 @@ use crate::keys::KeyRing;
 use crate::keys::kek::Kek;
 use crate::oauth::client_cache::ClientCache;
 use crate::oauth::remote_jwks::RemoteJwks;
+use crate::oauth::resource_cache::ResourceCache;
 use crate::pages::Templates;
 use crate::secret::sha256_hex;
 use crate::store::Store;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: Store,
     /// Client registrations read through a copy kept `clients.cache_ttl` seconds.
     pub clients: ClientCache,
+    /// Resource registrations by identifier, read through a copy kept as long.
+    pub resources: ResourceCache,
     pub keys: KeyRing,
     pub grants: GrantRegistry,
     pub remote_jwks: RemoteJwks,
@@ -51,6 +54,7 @@ impl AppState {
             bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
             trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
             clients: ClientCache::new(config.clients.cache_ttl),
+            resources: ResourceCache::new(config.clients.cache_ttl),
             config,
             store,
             keys,

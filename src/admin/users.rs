@@ -4,11 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
 
 use super::{Actor, Page};
 use crate::error::OAuthError;
@@ -350,15 +351,65 @@ pub async fn hash_password(password: Secret) -> Result<String, OAuthError> {
 pub async fn verify_password(password: &str, hash: &str) -> Result<bool, OAuthError> {
     let (password, hash) = (Secret::new(password), hash.to_string());
     off_thread(move || match PasswordHash::new(&hash) {
-        Ok(parsed) => argon2id()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => verify_in_thread_memory(password.expose().as_bytes(), &parsed),
         Err(e) => {
             tracing::error!("a stored password hash does not parse: {e}");
             false
         }
     })
     .await
+}
+
+/// The most argon2 memory (1 KiB blocks) a hashing thread keeps between verifications: four
+/// times the configured cost. A stored hash asking for more (imported with other parameters)
+/// is verified with memory of its own, freed afterwards.
+const MAX_KEPT_BLOCKS: usize = 4 * PARAMS.block_count();
+
+thread_local! {
+    /// The argon2 working memory of this hashing thread, reused by every verification it runs.
+    /// Allocating 19 MiB per verification and freeing it made glibc raise its mmap threshold
+    /// and keep the freed blocks in per-thread arenas: RSS under a sign-in load stayed above
+    /// 200 MiB (BENCHMARKS.md). One block per hashing thread is all a flood of sign-ins costs.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies `password` against a parsed PHC hash with the hash's own algorithm, version and
+/// parameters (as `PasswordVerifier` does), computing in this thread's kept memory.
+fn verify_in_thread_memory(password: &[u8], hash: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(hash.algorithm.as_str()),
+        Params::try_from(hash),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut computed = vec![0u8; expected.len()];
+    let hashed = if blocks > MAX_KEPT_BLOCKS {
+        argon2.hash_password_into(password, salt, &mut computed)
+    } else {
+        ARGON2_MEMORY.with_borrow_mut(|memory| {
+            if memory.len() < blocks {
+                memory.resize(blocks, argon2::Block::new());
+            }
+            argon2.hash_password_into_with_memory(
+                password,
+                salt,
+                &mut computed,
+                &mut memory[..blocks],
+            )
+        })
+    };
+    hashed.is_ok() && bool::from(computed.ct_eq(expected.as_bytes()))
 }
 
 /// Passwords verified against `DUMMY_HASH` (unknown users, users without a password).
@@ -773,6 +824,44 @@ mod tests {
         assert_eq!(cost(&params), cost(&PARAMS));
         assert_eq!(cost(&PARAMS), (19_456, 2, 1));
         assert_eq!(parsed.version, Some(19));
+    }
+
+    /// The kept-memory verification answers what the crate's own verifier answers, for our
+    /// parameters, for cheaper and dearer ones (imported hashes), and in any order on one
+    /// thread (the memory left by one verification does not leak into the next).
+    #[test]
+    fn verifying_in_kept_memory_agrees_with_the_crate() {
+        use argon2::password_hash::PasswordVerifier;
+        let cheap = Params::new(64, 1, 1, None).unwrap();
+        let dear = Params::new(4 * ARGON2_M_COST + 8, 1, 1, None).unwrap();
+        let hashes: Vec<String> = [PARAMS, cheap, dear]
+            .into_iter()
+            .map(|params| {
+                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                PasswordHasher::<PasswordHash>::hash_password(&argon2, b"correct horse")
+                    .unwrap()
+                    .to_string()
+            })
+            .chain([DUMMY_HASH.to_string()])
+            .collect();
+        for hash in hashes.iter().chain(hashes.iter().rev()) {
+            let parsed = PasswordHash::new(hash).unwrap();
+            for password in [&b"correct horse"[..], b"correct horsf"] {
+                let crate_says = argon2id().verify_password(password, &parsed).is_ok();
+                assert_eq!(
+                    verify_in_thread_memory(password, &parsed),
+                    crate_says,
+                    "{hash} {password:?}"
+                );
+            }
+        }
+        let ours = PasswordHash::new(&hashes[0]).unwrap();
+        assert!(verify_in_thread_memory(b"correct horse", &ours));
+        assert!(!verify_in_thread_memory(b"Correct horse", &ours));
+        // A hash without its output verifies nothing.
+        let mut bare = ours.clone();
+        bare.hash = None;
+        assert!(!verify_in_thread_memory(b"correct horse", &bare));
     }
 
     #[test]

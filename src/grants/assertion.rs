@@ -83,7 +83,7 @@ pub async fn issue_for_assertion(
     let requested = params.scope()?;
     let mut target_ids = params.get_all("resource").to_vec();
     target_ids.extend(params.get_all("audience").iter().cloned());
-    let targets = resolve_targets(&cx.state.store, cx.client, &target_ids).await?;
+    let targets = resolve_targets(cx.state, cx.client, &target_ids).await?;
     // RFC 7521 §4.1: the scope is limited to what the client may ask, what the issuer may
     // obtain, and what the target APIs define.
     let allowed = Scope::from_tokens(cx.client.allowed_scopes().filter(|s| {

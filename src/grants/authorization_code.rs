@@ -317,7 +317,7 @@ pub(crate) async fn default_audience(
     } else if scope.contains("openid") {
         Ok(vec![state.issuer.clone()])
     } else {
-        Ok(resolve_targets(&state.store, client, &[])
+        Ok(resolve_targets(state, client, &[])
             .await?
             .into_iter()
             .map(|r| r.identifier)
@@ -337,7 +337,7 @@ pub(crate) async fn resolve_audience(
     let mut targets = if apis.is_empty() {
         Vec::new()
     } else {
-        resolve_targets(&state.store, client, &apis).await?
+        resolve_targets(state, client, &apis).await?
     };
     if audience.iter().any(|a| a == issuer) {
         targets.push(issuer_target(state));

@@ -41,7 +41,7 @@ impl GrantHandler for ClientCredentials {
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
-        let targets = resolve_targets(&cx.state.store, cx.client, &request.targets).await?;
+        let targets = resolve_targets(cx.state, cx.client, &request.targets).await?;
         // The client's scopes that the target APIs define.
         let allowed = Scope::from_tokens(
             cx.client

@@ -72,7 +72,7 @@ pub async fn authorize_device(
     let resources = params.get_all("resource").to_vec();
     if !resources.is_empty() {
         // RFC 8707 §2: each resource registered and allowed for the client.
-        resolve_targets(&state.store, client, &resources).await?;
+        resolve_targets(state, client, &resources).await?;
     }
     let config = &state.config.device;
     let device_code = random_token();

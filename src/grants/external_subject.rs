@@ -59,12 +59,12 @@ pub async fn read(
     let named = audiences(&jwt_assertion::unverified_payload(token));
     let apis: Vec<String> = cx
         .state
-        .store
-        .resources_by_identifiers(&named)
+        .resources
+        .by_identifiers(&cx.state.store, &named, cx.now)
         .await?
-        .into_iter()
+        .iter()
         .filter(|r| r.client_id.as_deref() == Some(cx.client.id.as_str()))
-        .map(|r| r.identifier)
+        .map(|r| r.identifier.clone())
         .collect();
     if apis.is_empty() {
         return Err(OAuthError::invalid_grant(

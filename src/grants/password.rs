@@ -85,7 +85,7 @@ impl GrantHandler for Password {
         }
         if !request.resources.is_empty() {
             // RFC 8707 §2: each resource registered and allowed for the client.
-            resolve_targets(&cx.state.store, client, request.resources).await?;
+            resolve_targets(cx.state, client, request.resources).await?;
         }
         let audience =
             default_audience(cx.state, client, &request.scope, request.resources.to_vec()).await?;

@@ -200,8 +200,8 @@ async fn exchange(
     // Policy: only the API a token was minted for (its resource's client_id) may exchange it.
     let audiences = cx
         .state
-        .store
-        .resources_by_identifiers(&subject.aud)
+        .resources
+        .by_identifiers(&cx.state.store, &subject.aud, cx.now)
         .await?;
     if !audiences
         .iter()
@@ -233,7 +233,7 @@ async fn exchange(
         }
     };
     let targets = resolve_targets_among(
-        &cx.state.store,
+        cx.state,
         &caller.id,
         &caller.meta.token_exchange_audiences,
         &request.targets,

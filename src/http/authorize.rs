@@ -67,7 +67,6 @@ pub async fn authorize_post(
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
-    let now = state.now();
     // RFC 6749 §3.1: parameters must not repeat; the client is not known yet, so no redirect.
     let params = match Params::parse(raw) {
         Ok(p) => p,
@@ -78,28 +77,37 @@ async fn start(state: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Err(Refusal::Page(e)) => return refusal_page(state, e),
         Err(Refusal::Redirect(to, e)) => return respond(state, &to, Err(e)),
     };
-    let id = random_token();
+    // Stored only when a page must be shown (`keep`): a browser with a session and consent
+    // gets its code in this one request, with nothing to resume.
+    let pending = Pending {
+        id: random_token(),
+        request,
+        client,
+        stored: false,
+    };
+    resume(state, headers, pending, None, None).await
+}
+
+/// Stores the request under its id, so the sign-in or consent page about to be shown can
+/// resume it (`load_pending`); a request already stored is left alone.
+async fn keep(state: &AppState, pending: &Pending, now: i64) -> Result<(), Response> {
+    if pending.stored {
+        return Ok(());
+    }
+    let request = serde_json::to_string(&pending.request)
+        .map_err(|e| store_failed(state, OAuthError::server_error().with_detail(e.to_string())))?;
     let row = AuthorizationRequestRow {
-        id_hash: sha256_hex(&id),
-        client_id: client.id.clone(),
-        request: match serde_json::to_string(&request) {
-            Ok(json) => json,
-            Err(e) => {
-                return store_failed(state, OAuthError::server_error().with_detail(e.to_string()));
-            }
-        },
+        id_hash: sha256_hex(&pending.id),
+        client_id: pending.client.id.clone(),
+        request,
         created_at: now,
         expires_at: now + REQUEST_LIFETIME,
     };
-    if let Err(e) = state.store.insert_authorization_request(&row).await {
-        return PageError::Store(e).page(state);
-    }
-    let pending = Pending {
-        id,
-        request,
-        client,
-    };
-    resume(state, headers, pending, None, None).await
+    state
+        .store
+        .insert_authorization_request(&row)
+        .await
+        .map_err(|e| PageError::Store(e).page(state))
 }
 
 /// A stored request being worked on.
@@ -107,6 +115,8 @@ pub struct Pending {
     pub id: String,
     pub request: AuthorizeRequest,
     pub client: Client,
+    /// In the store under `id` (a page was shown for it); taken when it finishes.
+    pub stored: bool,
 }
 
 /// Loads the pending request a page names: `Err` is the page to show when it is unknown or
@@ -138,6 +148,7 @@ pub async fn load_pending(state: &AppState, id: &str, now: i64) -> Result<Pendin
         id: id.to_string(),
         request,
         client,
+        stored: true,
     })
 }
 
@@ -183,6 +194,9 @@ pub async fn resume(
         if request.prompt.none {
             return abandon(state, &pending, login_required()).await;
         }
+        if let Err(page) = keep(state, &pending, now).await {
+            return page;
+        }
         return signin_page(state, headers, &pending, signin_error);
     };
     let scope = Scope::parse(&request.scope).unwrap_or_default();
@@ -210,24 +224,29 @@ pub async fn resume(
         if request.prompt.none {
             return abandon(state, &pending, consent_required()).await;
         }
+        if let Err(page) = keep(state, &pending, now).await {
+            return page;
+        }
         return consent_page(state, headers, &pending, &session, &scope).await;
     }
     finish(state, &pending, &session).await
 }
 
 /// Issues the code (RFC 6749 §4.1.2), or the implicit flow's tokens, and sends them to the
-/// client. The pending request is taken
-/// first, so a request finishes once.
+/// client. A stored pending request is taken first, so it finishes once (two consent posts
+/// racing get one code); one that was never stored finishes in the request that made it.
 pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> Response {
     let now = state.now();
-    match state
-        .store
-        .take_authorization_request(&sha256_hex(&pending.id), now)
-        .await
-    {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired_page(state),
-        Err(e) => return PageError::Store(e).page(state),
+    if pending.stored {
+        match state
+            .store
+            .take_authorization_request(&sha256_hex(&pending.id), now)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return expired_page(state),
+            Err(e) => return PageError::Store(e).page(state),
+        }
     }
     let request = &pending.request;
     let sid = session::sid(session);
@@ -280,10 +299,11 @@ pub async fn finish(state: &AppState, pending: &Pending, session: &Session) -> R
 /// Ends a pending request with an error sent to the client (e.g. `access_denied`).
 pub async fn abandon(state: &AppState, pending: &Pending, error: OAuthError) -> Response {
     let now = state.now();
-    if let Err(e) = state
-        .store
-        .take_authorization_request(&sha256_hex(&pending.id), now)
-        .await
+    if pending.stored
+        && let Err(e) = state
+            .store
+            .take_authorization_request(&sha256_hex(&pending.id), now)
+            .await
     {
         return PageError::Store(e).page(state);
     }

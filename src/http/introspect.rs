@@ -34,7 +34,7 @@ pub async fn introspect(
     let token = form.params.require("token")?;
     let hint = Hint::parse(form.params.get("token_type_hint"));
     let info = match inspect(&state, token, hint, now).await? {
-        Some(info) if may_see(&state, &caller, &info).await? => info,
+        Some(info) if may_see(&state, &caller, &info, now).await? => info,
         _ => return Ok(no_store(Json(json!({ "active": false })).into_response())),
     };
     Ok(no_store(
@@ -44,11 +44,19 @@ pub async fn introspect(
 
 /// The client the token was issued to, or a client registered as the API of one of its
 /// audiences (DESIGN: a resource names the client that acts as it).
-async fn may_see(state: &AppState, caller: &Client, info: &TokenInfo) -> Result<bool, OAuthError> {
+async fn may_see(
+    state: &AppState,
+    caller: &Client,
+    info: &TokenInfo,
+    now: i64,
+) -> Result<bool, OAuthError> {
     if info.client_id == caller.id {
         return Ok(true);
     }
-    let resources = state.store.resources_by_identifiers(&info.aud).await?;
+    let resources = state
+        .resources
+        .by_identifiers(&state.store, &info.aud, now)
+        .await?;
     Ok(resources
         .iter()
         .any(|r| r.client_id.as_deref() == Some(caller.id.as_str())))

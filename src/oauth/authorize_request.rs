@@ -328,10 +328,10 @@ async fn check(
     let resources = params.get_all("resource").to_vec();
     if !resources.is_empty() {
         // RFC 8707 §2: each resource registered and allowed for the client.
-        resolve_targets(&state.store, client, &resources).await?;
+        resolve_targets(state, client, &resources).await?;
     } else if response_type.returns_access_token() && !scope.contains("openid") {
         // The token is issued right after consent: its default audience must exist now.
-        resolve_targets(&state.store, client, &[]).await?;
+        resolve_targets(state, client, &[]).await?;
     }
     let nonce = params.get("nonce").map(str::to_string);
     if response_type.returns_id_token() {

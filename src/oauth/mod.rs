@@ -13,6 +13,7 @@ pub mod logout_token;
 pub mod params;
 pub mod remote_jwks;
 pub mod resource;
+pub mod resource_cache;
 pub mod saml;
 pub mod scope;
 pub mod trusted_issuer;

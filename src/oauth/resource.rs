@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::oauth::client::Client;
-use crate::store::{ResourceRow, Store};
+use crate::state::AppState;
+use crate::store::ResourceRow;
 
 /// The format of the access tokens issued for a resource.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -75,17 +76,17 @@ impl Resource {
 /// allowed exactly one resource gets that one (RFC 9068 §3: a default audience), otherwise the
 /// request must say which.
 pub async fn resolve_targets(
-    store: &Store,
+    state: &AppState,
     client: &Client,
     requested: &[String],
 ) -> Result<Vec<Resource>, OAuthError> {
-    resolve_targets_among(store, &client.id, &client.meta.allowed_resources, requested).await
+    resolve_targets_among(state, &client.id, &client.meta.allowed_resources, requested).await
 }
 
 /// `resolve_targets` against another allow-list of the client's (token exchange reads
 /// `token_exchange_audiences`).
 pub async fn resolve_targets_among(
-    store: &Store,
+    state: &AppState,
     client_id: &str,
     allowed: &[String],
     requested: &[String],
@@ -123,9 +124,13 @@ pub async fn resolve_targets_among(
             );
         }
     }
-    let rows = store.resources_by_identifiers(&identifiers).await?;
-    if rows.len() != identifiers.len() {
+    // Through the node's short-lived copy (`oauth/resource_cache.rs`).
+    let found = state
+        .resources
+        .by_identifiers(&state.store, &identifiers, state.now())
+        .await?;
+    if found.len() != identifiers.len() {
         return Err(OAuthError::invalid_target("unknown resource"));
     }
-    rows.into_iter().map(Resource::from_row).collect()
+    Ok(found.iter().map(|r| Resource::clone(r)).collect())
 }

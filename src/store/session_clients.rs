@@ -19,6 +19,22 @@ impl Store {
     /// Remembers that `client_id` was issued tokens in session `sid`. One upsert: a second code
     /// in the same session leaves one row.
     pub async fn record_session_client(&self, row: &SessionClientRow) -> Result<()> {
+        // Every sign-in of an SSO session to the same client writes the same row: read first,
+        // so only the first one is a write (SQLite has one writer; Postgres a WAL record each).
+        // A logout taking the row between this read and the code changes nothing: the client
+        // is notified by that logout, as it would be had the row been written again.
+        let known = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM session_clients \
+             WHERE sid = $1 AND client_id = $2 AND expires_at = $3",
+        )
+        .bind(&row.sid)
+        .bind(&row.client_id)
+        .bind(row.expires_at)
+        .fetch_one(pool)
+        .await)?;
+        if known > 0 {
+            return Ok(());
+        }
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO session_clients (sid, client_id, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \

@@ -33,15 +33,35 @@ impl Store {
         Ok(())
     }
 
-    /// The live session with this digest, marked as seen at `now`. Live means: before its
-    /// absolute end, seen after `idle_since`, and its user exists and is not disabled. One
-    /// statement, so a session cannot be revived by a request racing its expiry.
+    /// The live session with this digest. Live means: before its absolute end, seen after
+    /// `idle_since`, and its user exists and is not disabled. A session last seen before
+    /// `touch_before` is marked as seen at `now`, which restarts its idle time; the rest are
+    /// only read, so a burst of requests in one browser is not a burst of writes. The mark is
+    /// one statement that checks liveness again, so a request racing the session's expiry
+    /// cannot revive it.
     pub async fn touch_session(
         &self,
         id_hash: &str,
         now: i64,
         idle_since: i64,
+        touch_before: i64,
     ) -> Result<Option<SessionRow>> {
+        let live = on_pool!(self, pool => sqlx::query_as::<_, SessionRow>(
+            "SELECT id_hash, user_id, auth_time, last_seen_at, expires_at FROM sessions \
+             WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3 \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id \
+                         AND NOT users.disabled)",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .bind(idle_since)
+        .fetch_optional(pool)
+        .await)?;
+        match live {
+            Some(row) if row.last_seen_at >= touch_before => return Ok(Some(row)),
+            None => return Ok(None),
+            Some(_) => {}
+        }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, SessionRow>(
             "UPDATE sessions SET last_seen_at = $2 \
              WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3 \

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::both_stores;
 use crate::code_flow::{NONCE, Pkce, exchange, pkce, resources, spa_client, web_client};
-use crate::harness::{Client, TestDb, TestServer, jwt_claims};
+use crate::harness::{Client, TestDb, TestServer, count, jwt_claims};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const SPA_CB: &str = "https://app.example.com/cb";
@@ -213,7 +213,10 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert_eq!(id["nonce"], NONCE);
     assert_eq!(id["aud"], client.id);
 
-    // Again for a subset of the scopes: the session and the remembered consent skip both pages.
+    // Again for a subset of the scopes: the session and the remembered consent skip both pages,
+    // and the request is answered without being stored (nothing to resume).
+    let pending = "SELECT COUNT(*) FROM authorization_requests";
+    let stored_before = count(&server.state.store, pending).await;
     let p2 = pkce();
     let again = get_authorize(
         &server,
@@ -224,6 +227,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert_eq!(again.status(), 302);
     let (_, q) = location(&again);
     assert!(param(&q, "code").is_some(), "{q:?}");
+    assert_eq!(count(&server.state.store, pending).await, stored_before);
 
     // prompt=consent asks again; Deny answers access_denied.
     let asked = get_authorize(

@@ -1,5 +1,5 @@
-//! The per-node client copy (`clients.cache_ttl`, `oauth/client_cache.rs`): two servers over
-//! one database stand for two nodes. A change made through one node is seen there at once and
+//! The per-node client and resource copies (`clients.cache_ttl`, `oauth/client_cache.rs`,
+//! `oauth/resource_cache.rs`): two servers over one database stand for two nodes. A change made through one node is seen there at once and
 //! on the other within the bound, measured on the other node's clock.
 
 use serde_json::json;
@@ -139,6 +139,78 @@ async fn updated_registration_is_seen_by_every_node_within_the_bound(db: TestDb)
         "the updating node at once"
     );
     accepted_until_the_bound(&b, &client, 400).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The admin id of the resource registered as `identifier`.
+async fn resource_id(node: &TestServer, identifier: &str) -> String {
+    let (status, list) = node.admin_get("/resources").await;
+    assert_eq!(status, 200, "{list}");
+    list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["identifier"] == identifier)
+        .and_then(|r| r["id"].as_str())
+        .expect("the resource is listed")
+        .to_string()
+}
+
+both_stores!(deleted_resource_is_refused_by_every_node_within_the_bound);
+async fn deleted_resource_is_refused_by_every_node_within_the_bound(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let client = a.service_client(API, "ledger.read").await;
+    assert_eq!(token_status(&a, &client).await, 200);
+    assert_eq!(token_status(&b, &client).await, 200);
+    let id = resource_id(&a, API).await;
+    let (status, _) = send(a.admin(reqwest::Method::DELETE, &format!("/resources/{id}"))).await;
+    assert_eq!(status, 204);
+    // RFC 8707 §2 invalid_target at once on the deleting node, within the bound on the other.
+    let (status, body) = a.client_credentials(&client, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    accepted_until_the_bound(&b, &client, 400).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+both_stores!(updated_resource_is_seen_by_every_node_within_the_bound);
+async fn updated_resource_is_seen_by_every_node_within_the_bound(db: TestDb) {
+    let (a, b) = two_nodes(&db).await;
+    let client = a.service_client(API, "ledger.read").await;
+    let lifetime = |(status, body): (u16, serde_json::Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["expires_in"].as_i64().unwrap()
+    };
+    let default = lifetime(b.client_credentials(&client, &[]).await);
+    assert_ne!(default, 60);
+    let id = resource_id(&a, API).await;
+    let (status, body) = send(
+        a.admin(reqwest::Method::PUT, &format!("/resources/{id}"))
+            .json(&json!({
+                "identifier": API,
+                "scopes": ["ledger.read"],
+                "access_token_lifetime": 60,
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lifetime(a.client_credentials(&client, &[]).await), 60);
+    b.state.clock.advance(TTL as i64 - 1);
+    assert_eq!(
+        lifetime(b.client_credentials(&client, &[]).await),
+        default,
+        "copy younger than the bound"
+    );
+    b.state.clock.advance(1);
+    assert_eq!(
+        lifetime(b.client_credentials(&client, &[]).await),
+        60,
+        "copy as old as the bound"
+    );
     a.stop().await;
     b.stop().await;
 }

@@ -12,6 +12,7 @@ use base64::Engine;
 use portcullis::config::Config;
 use portcullis::secret::Secret;
 use portcullis::state::AppState;
+use portcullis::store::Store;
 use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -462,5 +463,19 @@ impl TestServer {
             .reload(&self.state.store, self.state.now())
             .await
             .expect("key ring reload");
+    }
+}
+
+/// The one number a `SELECT COUNT(*) …` (or any integer scalar) statement answers.
+pub async fn count(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Store::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(pool)
+            .await
+            .unwrap(),
     }
 }

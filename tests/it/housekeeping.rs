@@ -12,23 +12,10 @@ use portcullis::tasks::{PurgeCounts, TABLES, purge_once};
 use serde_json::json;
 
 use crate::both_stores;
-use crate::harness::{TestDb, TestServer};
+use crate::harness::{TestDb, TestServer, count};
 
 /// How far the tests move the clock between writing rows and purging.
 const LATER: i64 = 1_000;
-
-async fn count(store: &Store, sql: &str) -> i64 {
-    match store {
-        Store::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_one(pool)
-            .await
-            .unwrap(),
-        Store::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_one(pool)
-            .await
-            .unwrap(),
-    }
-}
 
 /// Whether the row of `table` whose `key` column is `value` is still there.
 async fn exists(store: &Store, table: &str, key: &str, value: &str) -> bool {

@@ -539,7 +539,17 @@ async fn session_lives_while_used_and_ends_when_idle(db: TestDb) {
             .expect("used within the idle lifetime");
         assert_eq!(s.last_seen_at, server.state.now());
     }
-    server.state.clock.advance(100);
+    // A use within a tenth of the idle lifetime of the last written one is read, not written
+    // (`session::touch_interval`)...
+    let marked = server.state.now();
+    server.state.clock.advance(9);
+    let s = session::current_session(&server.state, &browser, server.state.now())
+        .await
+        .unwrap()
+        .expect("used within the idle lifetime");
+    assert_eq!(s.last_seen_at, marked, "not written again within 10 s");
+    // ...so the idle time runs from the last written use: the session ends early, never late.
+    server.state.clock.advance(91);
     let gone = session::current_session(&server.state, &browser, server.state.now())
         .await
         .unwrap();

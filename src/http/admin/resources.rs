@@ -83,7 +83,9 @@ pub async fn update(
     Path(id): Path<String>,
     extract::Json(req): extract::Json<ResourceRequest>,
 ) -> Result<Response, OAuthError> {
-    Ok(Json(resources::update(&state.store, &actor, &id, req, state.now()).await?).into_response())
+    let updated = resources::update(&state.store, &actor, &id, req, state.now()).await?;
+    state.resources.invalidate_all();
+    Ok(Json(updated).into_response())
 }
 
 /// Deletes a resource server.
@@ -101,5 +103,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, OAuthError> {
     resources::delete(&state.store, &actor, &id, state.now()).await?;
+    state.resources.invalidate_all();
     Ok(StatusCode::NO_CONTENT)
 }
