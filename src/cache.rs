@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// Most entries a cache keeps; past this, expired copies are dropped first, then all.
+/// Most entries a cache keeps; past this, expired copies are dropped, and all of them when
+/// live ones still fill half of it.
 const MAX_ENTRIES: usize = 10_000;
 
 struct Entry<V> {
@@ -67,7 +68,9 @@ impl<V> ReadThrough<V> {
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
             let ttl = self.ttl;
             entries.retain(|_, e| (0..ttl).contains(&(now - e.read_at)));
-            if entries.len() >= MAX_ENTRIES {
+            // Still over half full: start afresh, so the scan above runs at most once per
+            // MAX_ENTRIES / 2 new entries.
+            if entries.len() >= MAX_ENTRIES / 2 {
                 entries.clear();
             }
         }

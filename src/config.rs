@@ -56,6 +56,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// SQLite's `PRAGMA synchronous` in WAL mode (https://sqlite.org/pragma.html#pragma_synchronous).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is on disk before it is answered (an fsync per write transaction).
+    #[default]
+    Full,
+    /// Commits survive a crash of the process but the last ones may roll back on a power loss
+    /// or an operating-system crash (revocations included); no fsync per commit.
+    Normal,
+}
+
 /// OAuth 2.1 removed these flows; they exist only for apps being migrated.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,6 +123,12 @@ pub struct TokenConfig {
     pub authorization_code_lifetime: u64,
     /// Upper bound on `exp - now` of a client assertion (RFC 7523 §3 item 4).
     pub client_assertion_max_lifetime: u64,
+    /// Seconds a node may answer "not revoked" for an access token from its in-memory copy of
+    /// the deny-list answer before reading the store again (`oauth/deny_list.rs`): the bound
+    /// within which a revocation, a replay or a disabled user made on another node reaches
+    /// this node's introspection, userinfo and token exchange (RFC 7009 §2.2 allows such a
+    /// propagation delay). The node that revokes is exact at once. 0 reads the store each time.
+    pub revocation_cache_ttl: u64,
 }
 
 /// The connection pool (`store/mod.rs`). The URL stays `database_url`.
@@ -123,6 +141,8 @@ pub struct DatabaseConfig {
     pub acquire_timeout: u64,
     /// Connections this node keeps open at most.
     pub max_connections: u32,
+    /// SQLite only: whether each commit waits for the disk (`full`) or not (`normal`).
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for DatabaseConfig {
@@ -130,6 +150,7 @@ impl Default for DatabaseConfig {
         Self {
             acquire_timeout: 3,
             max_connections: 16,
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -348,6 +369,7 @@ impl Default for TokenConfig {
             refresh_token_idle_lifetime: 14 * 24 * 3600,
             authorization_code_lifetime: 60,
             client_assertion_max_lifetime: 300,
+            revocation_cache_ttl: 1,
         }
     }
 }
@@ -745,6 +767,13 @@ impl Config {
             return Err(ConfigError::new(
                 "clients.secret_grace_period",
                 "must be at most 31536000 seconds (a year)",
+            ));
+        }
+        if self.tokens.revocation_cache_ttl > 60 {
+            return Err(ConfigError::new(
+                "tokens.revocation_cache_ttl",
+                "must be at most 60 seconds: it bounds how long a token revoked on another \
+                 node still introspects as active here",
             ));
         }
         if self.clients.cache_ttl > 300 {

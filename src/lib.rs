@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod log_batch;
 pub mod names;
 pub mod oauth;
 pub mod pages;

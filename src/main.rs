@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use portcullis::admin::client_metadata::ClientRegistration;
 use portcullis::admin::{self, Actor, Page};
 use portcullis::config::{Config, LogFormat, SigningAlg};
+use portcullis::log_batch::LogBatch;
 use portcullis::oauth::client::{AuthMethod, Profile};
 
 use cli::output::Output;
@@ -299,12 +300,31 @@ fn parse_alg(s: &str) -> Result<SigningAlg, String> {
     SigningAlg::parse(s).ok_or_else(|| "ES256, RS256 or EdDSA".into())
 }
 
-fn init_logging(format: LogFormat) {
+/// The batched stderr of `serve` (`log_batch.rs`), flushed once more when the process ends.
+static SERVER_LOG: std::sync::OnceLock<LogBatch<std::io::Stderr>> = std::sync::OnceLock::new();
+
+/// `batched`: the server's lines go through `LogBatch`; other commands write each line at
+/// once, in order with the progress they print.
+fn init_logging(format: LogFormat, batched: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    if batched {
+        let batch = LogBatch::new(std::io::stderr());
+        batch.flush_periodically();
+        let _ = SERVER_LOG.set(batch.clone());
+        install_logging(format, filter, batch);
+    } else {
+        install_logging(format, filter, std::io::stderr);
+    }
+}
+
+fn install_logging<W>(format: LogFormat, filter: tracing_subscriber::EnvFilter, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -332,7 +352,11 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match real_main().await {
+    let result = real_main().await;
+    if let Some(log) = SERVER_LOG.get() {
+        log.flush();
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -356,11 +380,11 @@ async fn real_main() -> anyhow::Result<()> {
             _ => anyhow::bail!("--log-format must be text or json"),
         };
     }
-    init_logging(config.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    init_logging(config.log_format, matches!(command, Command::Serve));
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Migrate = command {
         let store =
             portcullis::store::Store::connect_with(&config.database_url, &config.database).await?;

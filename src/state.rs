@@ -8,6 +8,7 @@ use crate::grants::GrantRegistry;
 use crate::keys::KeyRing;
 use crate::keys::kek::Kek;
 use crate::oauth::client_cache::ClientCache;
+use crate::oauth::deny_list::DenyListCache;
 use crate::oauth::remote_jwks::RemoteJwks;
 use crate::oauth::resource_cache::ResourceCache;
 use crate::pages::Templates;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub clients: ClientCache,
     /// Resource registrations by identifier, read through a copy kept as long.
     pub resources: ResourceCache,
+    /// Deny-list answers for access tokens, kept `tokens.revocation_cache_ttl` seconds.
+    pub deny_list: DenyListCache,
     pub keys: KeyRing,
     pub grants: GrantRegistry,
     pub remote_jwks: RemoteJwks,
@@ -55,6 +58,7 @@ impl AppState {
             trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
             clients: ClientCache::new(config.clients.cache_ttl),
             resources: ResourceCache::new(config.clients.cache_ttl),
+            deny_list: DenyListCache::new(config.tokens.revocation_cache_ttl),
             config,
             store,
             keys,

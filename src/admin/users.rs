@@ -806,6 +806,7 @@ async fn cut_off(state: &AppState, user_id: &str, now: i64) -> Result<(), OAuthE
         .store
         .revoke_user(user_id, now + longest as i64)
         .await?;
+    state.deny_list.revoked_here();
     tracing::info!(user_id, "user cut off: grants revoked, sessions ended");
     backchannel_logout::notify(state, sessions, now).await;
     Ok(())

@@ -378,6 +378,7 @@ pub(crate) async fn revoke_grant(
         .store
         .revoke_grant(grant_id, now + longest as i64)
         .await?;
+    state.deny_list.revoked_here();
     tracing::warn!(grant_id, "grant revoked after a replay");
     Ok(())
 }

@@ -45,6 +45,7 @@ pub async fn revoke(
         TokenKind::JwtAccess => {
             if let Some(jti) = &info.jti {
                 state.store.revoke(&jti_key(jti), info.exp).await?;
+                state.deny_list.revoked_here();
             }
         }
         TokenKind::OpaqueAccess => state.store.delete_opaque_token(&sha256_hex(token)).await?,
@@ -53,6 +54,7 @@ pub async fn revoke(
                 // Long enough to outlive every access token the grant produced.
                 let until = now + state.longest_access_token_lifetime().await? as i64;
                 state.store.revoke_grant(grant_id, until).await?;
+                state.deny_list.revoked_here();
             }
         }
     }

@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::config::SigningAlg;
 use crate::store::{SigningKeyRow, Store, StoreError};
@@ -49,7 +50,18 @@ struct KeySet {
     by_kid: HashMap<String, usize>,
     /// JWKS serialised once per load, not per request.
     jwks: Arc<[u8]>,
+    /// Tokens this set has verified, by the SHA-256 of their exact text: a resource server
+    /// introspecting the same token on every call costs one signature check, not one per
+    /// call. Tied to the set, so a reload (every `keys.reload_interval`, or a rotation)
+    /// starts afresh and a removed key verifies nothing from then on.
+    verified: RwLock<HashMap<[u8; 32], Verified>>,
 }
+
+/// A verified token's header and claims.
+type Verified = Arc<(Value, Value)>;
+
+/// Most verified tokens a key set remembers (about 1 KiB each); past it, it forgets them all.
+const MAX_VERIFIED: usize = 4_096;
 
 pub struct KeyRing {
     kek: Kek,
@@ -129,16 +141,14 @@ impl KeyRing {
             keys,
             by_kid,
             jwks: jwks.into(),
+            verified: RwLock::default(),
         };
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
         Ok(())
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read_lock(&self.current).clone()
     }
 
     pub fn jwks(&self) -> Arc<[u8]> {
@@ -205,13 +215,27 @@ impl KeyRing {
     /// Verifies a compact JWS signed by one of our published keys; returns header and claims.
     /// Expiry, issuer and audience are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<(Value, Value)> {
+        let set = self.snapshot();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = read_lock(&set.verified).get(&digest) {
+            return Some((**hit).clone());
+        }
+        let verified = Self::verify_with(&set, token)?;
+        let mut cache = set.verified.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_VERIFIED {
+            cache.clear();
+        }
+        cache.insert(digest, Arc::new(verified.clone()));
+        Some(verified)
+    }
+
+    fn verify_with(set: &KeySet, token: &str) -> Option<(Value, Value)> {
         let mut parts = token.split('.');
         let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
             return None;
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        let set = self.snapshot();
         let key = &set.keys[*set.by_kid.get(header.get("kid")?.as_str()?)?];
         // RFC 8725 §3.1: the algorithm is the key's, never the one the token names.
         if header.get("alg")?.as_str()? != key.alg.as_str() {
@@ -263,6 +287,13 @@ impl KeySet {
             keys: Vec::new(),
             by_kid: HashMap::new(),
             jwks: Arc::from(&b"{\"keys\":[]}"[..]),
+            verified: RwLock::default(),
         }
     }
+}
+
+/// A read guard whatever happened to a writer: the data behind these locks is replaced whole,
+/// never left half-written.
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
 }

@@ -134,8 +134,8 @@ async fn inspect_jwt(
     };
     let grant_id = str_claim("grant_id");
     if state
-        .store
-        .is_revoked(&jti, grant_id.as_deref(), &sub)
+        .deny_list
+        .is_revoked(&state.store, &jti, grant_id.as_deref(), &sub, now)
         .await?
     {
         return Ok(None);
@@ -176,8 +176,14 @@ async fn opaque(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenIn
         return Ok(None);
     };
     if state
-        .store
-        .is_revoked(&row.jti, row.grant_id.as_deref(), &row.subject)
+        .deny_list
+        .is_revoked(
+            &state.store,
+            &row.jti,
+            row.grant_id.as_deref(),
+            &row.subject,
+            now,
+        )
         .await?
     {
         return Ok(None);

@@ -5,6 +5,7 @@ pub mod backchannel_logout;
 pub mod client;
 pub mod client_auth;
 pub mod client_cache;
+pub mod deny_list;
 pub mod id_token;
 pub mod inspect;
 pub mod issue;

@@ -26,7 +26,7 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, SqliteSynchronous};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -145,6 +145,10 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5))
+                .synchronous(match db.sqlite_synchronous {
+                    SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+                    SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
                 .max_connections(db.max_connections)

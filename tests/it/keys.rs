@@ -3,12 +3,16 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::harness::{TestDb, TestServer, header, jwks_kids, jwt_header, send, send_full};
+use crate::harness::{
+    TestDb, TestServer, header, jwks_kids, jwt_claims, jwt_header, send, send_full,
+};
 
 pub const API: &str = "https://api.example.com";
 
@@ -138,6 +142,20 @@ async fn rotation_publishes_the_new_key_and_signs_with_it(db: TestDb) {
     verify_with_jwks(&after, &old_token, &server.base);
     let (status, body) = server.introspect(&client, &old_token).await;
     assert_eq!((status, &body["active"]), (200, &json!(true)), "{body}");
+    // The ring remembers tokens it verified by their exact text: the same claims under another
+    // payload encoding, or other claims under the remembered signature, verify nothing.
+    let keys = &server.state.keys;
+    assert!(keys.verify(&old_token).is_some());
+    let parts: Vec<&str> = old_token.split('.').collect();
+    let mut claims = jwt_claims(&old_token);
+    claims["scope"] = json!("read admin");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    assert!(keys.verify(&forged).is_none(), "forged claims verified");
 
     let now = server.state.now();
     let new = status_of(&server, &new_kid).await;
@@ -188,6 +206,9 @@ async fn rotation_publishes_the_new_key_and_signs_with_it(db: TestDb) {
         .unwrap();
     let later = server.jwks().await;
     assert!(!jwks_kids(&later).contains(&old_kid), "{later}");
+    // Verified while its key was published, the old token verifies no more: what the ring
+    // remembers belongs to the key set that checked it.
+    assert!(server.state.keys.verify(&old_token).is_none());
     assert!(jwks_kids(&later).contains(&newest), "{later}");
     server.stop().await;
 }

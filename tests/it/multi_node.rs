@@ -255,6 +255,9 @@ async fn two_nodes(test: &str) -> Option<(crate::harness::TestDb, Node, Node)> {
     set(&mut env, "PORTCULLIS_DEVICE_INTERVAL", 1);
     // Both start at once on the empty database: migrations and first keys race as well.
     let (a, b) = tokio::join!(Node::start(&env), Node::start(&env));
+    // Each may have generated first keys the other has not loaded yet: within the reload
+    // interval they publish (and verify with) the same set. Tokens cross nodes from then on.
+    agreed_jwks(&a, &b).await;
     Some((db, a, b))
 }
 
@@ -429,8 +432,9 @@ async fn tokens_and_keys_cross_nodes() {
     };
     let w = world(&b).await;
 
-    // Client credentials on A, introspected on B; revoked on A, inactive on B at once (the
-    // deny-list and the opaque rows are in the database, not in a node's memory).
+    // Client credentials on A, introspected on B; revoked on A, inactive on B within
+    // `tokens.revocation_cache_ttl` (1 s: B's copy of the deny-list answer; the deny-list and
+    // the opaque rows are in the database, not in a node's memory).
     for resource in [LEDGER, API_A] {
         let (status, issued) = a
             .token(
@@ -449,8 +453,18 @@ async fn tokens_and_keys_cross_nodes() {
         ))
         .await;
         assert_eq!(status, 200);
-        let (_, info) = b.introspect(&w.service, token).await;
-        assert_eq!(info, json!({ "active": false }), "{resource}");
+        let revoked_at = Instant::now();
+        loop {
+            let (_, info) = b.introspect(&w.service, token).await;
+            if info == json!({ "active": false }) {
+                break;
+            }
+            assert!(
+                revoked_at.elapsed() < Duration::from_millis(2_500),
+                "{resource}: still active on B after the bound: {info}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     // Token exchange across nodes: a token for API A issued on A, exchanged by API A on B

@@ -87,3 +87,38 @@ fn migrations_match_across_backends() {
 }
 
 both_stores!(state_survives_a_restart);
+
+/// `database.sqlite_synchronous` (README): SQLite connections get the configured `PRAGMA
+/// synchronous` (FULL = 2 by default, NORMAL = 1), and a write survives a reconnect either
+/// way; Postgres ignores the setting and works the same.
+async fn sqlite_synchronous_is_applied(db: TestDb) {
+    use portcullis::config::{DatabaseConfig, SqliteSynchronous};
+    use portcullis::store::Store;
+    for (setting, pragma) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+        let config = DatabaseConfig {
+            sqlite_synchronous: setting,
+            ..DatabaseConfig::default()
+        };
+        let store = Store::connect_with(&db.url, &config).await.unwrap();
+        store.migrate().await.unwrap();
+        if let Store::Sqlite(pool) = &store {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(level, pragma, "{setting:?}");
+        }
+        let key = format!("jti:{setting:?}");
+        store.revoke(&key, i64::MAX).await.unwrap();
+        drop(store);
+        let again = Store::connect_with(&db.url, &config).await.unwrap();
+        let found = crate::harness::count(
+            &again,
+            &format!("SELECT COUNT(*) FROM revocations WHERE revoked_key = '{key}'"),
+        )
+        .await;
+        assert_eq!(found, 1, "{setting:?}");
+    }
+}
+
+both_stores!(sqlite_synchronous_is_applied);

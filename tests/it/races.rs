@@ -56,6 +56,16 @@ async fn fire_copies(make: impl Fn() -> RequestBuilder) -> Vec<(u16, Value)> {
 
 /// Exactly one answer is a 200; every other one is `status` with `error`. Returns the 200's body.
 fn the_one_winner(answers: Vec<(u16, Value)>, status: u16, error: &str, what: &str) -> Value {
+    at_most_one_winner(answers, status, error, what).unwrap_or_else(|| panic!("{what}: no winner"))
+}
+
+/// At most one answer is a 200; every other one is `status` with `error`.
+fn at_most_one_winner(
+    answers: Vec<(u16, Value)>,
+    status: u16,
+    error: &str,
+    what: &str,
+) -> Option<Value> {
     let mut winners = Vec::new();
     for (got, body) in answers {
         if got == 200 {
@@ -68,8 +78,8 @@ fn the_one_winner(answers: Vec<(u16, Value)>, status: u16, error: &str, what: &s
             );
         }
     }
-    assert_eq!(winners.len(), 1, "{what}: winners {winners:#?}");
-    winners.pop().expect("one winner")
+    assert!(winners.len() <= 1, "{what}: winners {winners:#?}");
+    winners.pop()
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> &'a str {
@@ -127,9 +137,10 @@ async fn one_code_redeemed_at_once(db: TestDb) {
     server.stop().await;
 }
 
-/// RFC 9700 §4.14.2: one refresh token, `RACERS` refreshes at once. One rotation wins; the
-/// others are reuse, which revokes the family: the winner's new refresh and access tokens
-/// too, and the tokens of the first sign-in.
+/// RFC 9700 §4.14.2: one refresh token, `RACERS` refreshes at once. At most one rotation
+/// wins; the others are reuse, which revokes the family: the winner's new refresh and access
+/// tokens too, and the tokens of the first sign-in. (No winner at all is as right: the take's
+/// winner checks the deny-list after its take, and a reuse may have revoked the grant by then.)
 async fn one_refresh_token_rotated_at_once(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
@@ -138,17 +149,17 @@ async fn one_refresh_token_rotated_at_once(db: TestDb) {
     let r1 = field(&first, "refresh_token");
     let form = [("grant_type", "refresh_token"), ("refresh_token", r1)];
     let answers = fire_copies(|| token_request(&server, &web, &form)).await;
-    let winner = the_one_winner(answers, 400, "invalid_grant", "refresh");
-    let (r2, a2) = (
-        field(&winner, "refresh_token"),
-        field(&winner, "access_token"),
-    );
-    assert_ne!(r1, r2);
-    for dead in [r2, a2, r1, field(&first, "access_token")] {
-        assert!(!is_active(&server, &web, dead).await, "{dead}");
+    let mut dead = vec![r1.to_string(), field(&first, "access_token").to_string()];
+    if let Some(winner) = at_most_one_winner(answers, 400, "invalid_grant", "refresh") {
+        let r2 = field(&winner, "refresh_token");
+        assert_ne!(r1, r2);
+        let (status, body) = refresh_request(&server, &web, r2).await;
+        assert_error(status, &body, "invalid_grant", "the winner's refresh token");
+        dead.extend([r2.to_string(), field(&winner, "access_token").to_string()]);
     }
-    let (status, body) = refresh_request(&server, &web, r2).await;
-    assert_error(status, &body, "invalid_grant", "the winner's refresh token");
+    for token in &dead {
+        assert!(!is_active(&server, &web, token).await, "{token}");
+    }
     server.stop().await;
 }
 

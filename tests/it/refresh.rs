@@ -171,7 +171,7 @@ async fn refresh_errors(db: TestDb) {
     server.stop().await;
 }
 
-async fn concurrent_refreshes_have_one_winner(db: TestDb) {
+async fn concurrent_refreshes_have_at_most_one_winner(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
     let web = web_client(&server, "web app", json!({})).await;
@@ -189,10 +189,14 @@ async fn concurrent_refreshes_have_one_winner(db: TestDb) {
             _ => assert_error(status, &body, "invalid_grant", "a losing refresh"),
         }
     }
-    assert_eq!(winners.len(), 1, "{winners:?}");
+    // At most one: the take's winner checks the deny-list after its take, and a loser's
+    // replay may have revoked the grant by then (tests/it/races.rs).
+    assert!(winners.len() <= 1, "{winners:?}");
     // The losers were replays: the winner's family is dead too.
-    let (status, body) = refresh(&server, &web, str_of(&winners[0], "refresh_token"), &[]).await;
-    assert_error(status, &body, "invalid_grant", "winner after replays");
+    for winner in &winners {
+        let (status, body) = refresh(&server, &web, str_of(winner, "refresh_token"), &[]).await;
+        assert_error(status, &body, "invalid_grant", "winner after replays");
+    }
     server.stop().await;
 }
 
@@ -303,5 +307,5 @@ both_stores!(
     refresh_token_belongs_to_its_client,
     public_client_rotates_too,
     refresh_errors,
-    concurrent_refreshes_have_one_winner,
+    concurrent_refreshes_have_at_most_one_winner,
 );

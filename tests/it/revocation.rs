@@ -119,4 +119,52 @@ async fn only_the_owner_may_revoke(db: TestDb) {
     server.stop().await;
 }
 
-both_stores!(clients_revoke_their_own_tokens, only_the_owner_may_revoke);
+/// Two servers over one database stand for two nodes (`oauth/deny_list.rs`): a JWT revoked
+/// on one is inactive there at once and on the other within `tokens.revocation_cache_ttl`
+/// (1 s by default, RFC 7009 §2.2's propagation delay), at once with the copy off.
+async fn a_revocation_reaches_other_nodes_within_the_bound(db: TestDb) {
+    // One issuer, as behind a load balancer: each node takes the others' tokens as its own.
+    let one_issuer = |c: &mut portcullis::config::Config| {
+        c.issuer = Some("https://id.example.test".into());
+    };
+    let a = TestServer::start_with(&db, one_issuer).await;
+    let b = TestServer::start_with(&db, one_issuer).await;
+    let exact = TestServer::start_with(&db, |c| {
+        one_issuer(c);
+        c.tokens.revocation_cache_ttl = 0;
+    })
+    .await;
+    for node in [&a, &b, &exact] {
+        node.state.clock.freeze();
+    }
+    let (client, _) = setup(&a).await;
+    let jwt = a.access_token(&client, &[("resource", ORDERS)]).await;
+    for node in [&a, &b, &exact] {
+        assert!(is_active(node, &client, &jwt).await);
+    }
+    let (status, body) = revoke(&a, &client, &[("token", &jwt)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!is_active(&a, &client, &jwt).await, "the revoking node");
+    assert!(
+        !is_active(&exact, &client, &jwt).await,
+        "a node without copies"
+    );
+    assert!(
+        is_active(&b, &client, &jwt).await,
+        "copy younger than the bound"
+    );
+    b.state.clock.advance(1);
+    assert!(
+        !is_active(&b, &client, &jwt).await,
+        "copy as old as the bound"
+    );
+    for node in [a, b, exact] {
+        node.stop().await;
+    }
+}
+
+both_stores!(
+    clients_revoke_their_own_tokens,
+    only_the_owner_may_revoke,
+    a_revocation_reaches_other_nodes_within_the_bound,
+);
