@@ -266,7 +266,23 @@ async fn errors_name_the_field_at_fault(db: TestDb) {
     );
 }
 
+/// Logs written to a pipe or a file are plain text: no terminal colour codes.
+async fn logs_to_a_pipe_have_no_colour_codes(db: TestDb) {
+    let mut env = db_env(&db);
+    // Plain http on a public host name: a configuration warning, logged at start.
+    env.push(("PORTCULLIS_ISSUER", "http://id.example.com"));
+    let run = portcullis(&env, &["migrate"]).await;
+    assert!(run.ok, "{}", run.all());
+    assert!(run.stderr.contains("WARN"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "escape codes: {:?}",
+        run.stderr
+    );
+}
+
 both_stores!(
     every_list_and_show_prints_json_or_a_table,
-    errors_name_the_field_at_fault
+    errors_name_the_field_at_fault,
+    logs_to_a_pipe_have_no_colour_codes
 );
