@@ -11,15 +11,15 @@ use crate::names::grant_type::{AUTHORIZATION_CODE, REFRESH_TOKEN};
 use crate::oauth::client::Client;
 use crate::oauth::id_token::{IdTokenSpec, issue_id_token};
 use crate::oauth::issue::{
-    AccessTokenSpec, RefreshTokenSpec, TokenResponse, issue_access_token, issue_refresh_token,
-    issuer_target,
+    AccessTokenSpec, RefreshTokenSpec, TokenResponse, issuer_target, make_access_token,
+    new_refresh_token, refresh_token_stored,
 };
 use crate::oauth::params::Params;
 use crate::oauth::resource::{Resource, resolve_targets};
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
 use crate::state::AppState;
-use crate::store::{CodeRow, Consumed};
+use crate::store::{CodeRow, Consumed, IssuedRows};
 
 /// What the authorization endpoint hands over once the user has signed in and consented.
 #[derive(Debug, Clone)]
@@ -123,57 +123,22 @@ impl GrantHandler for AuthorizationCode {
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
-        let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
-        // RFC 6749 §4.1.2: single use, taken by one atomic statement.
-        let code = match cx
-            .state
-            .store
-            .consume_code(&sha256_hex(request.code), cx.now)
-            .await?
-        {
-            Consumed::Fresh(row) => row,
-            Consumed::Replayed { grant_id } => {
-                // RFC 6749 §4.1.2 / §10.5, RFC 9700 §4.5: a code used twice revokes every
-                // token issued from it.
-                revoke_grant(cx.state, &grant_id, cx.now).await?;
-                crate::audit::record(
-                    &cx.state.store,
-                    cx.now,
-                    crate::audit::action::CODE_REPLAY,
-                    &crate::audit::client_actor(&cx.client.id),
-                    &grant_id,
-                    serde_json::json!({ "code": "authorization_code" }),
-                )
-                .await;
-                return Err(invalid().with_detail(format!(
-                    "code replayed by client {}; grant {grant_id} revoked",
-                    cx.client.id
-                )));
-            }
-            Consumed::Missing => return Err(invalid().with_detail("unknown or expired code")),
+        let hash = sha256_hex(request.code);
+        // RFC 6749 §4.1.2: single use. The code is read and checked first, then taken with the
+        // refresh token issued for it in one transaction (`Store::redeem_code`), whose atomic
+        // take decides the one winner among racing redemptions.
+        let Some(code) = cx.state.store.find_code(&hash, cx.now).await? else {
+            // Taken before (a replay) or never valid: the take tells which.
+            let taken = cx.state.store.consume_code(&hash, cx.now).await?;
+            return Err(refused_take(cx, taken.replayed_grant()).await);
         };
-        // RFC 6749 §4.1.3: the code was issued to the authenticated client.
-        if code.client_id != cx.client.id {
-            return Err(invalid().with_detail(format!(
-                "code of client {} presented by {}",
-                code.client_id, cx.client.id
-            )));
-        }
-        // RFC 6749 §4.1.3, OAuth 2.1 §4.1.3: redirect_uri identical to the authorization request's.
-        if request.redirect_uri != code.redirect_uri {
-            return Err(
-                invalid().with_detail("redirect_uri differs from the authorization request")
-            );
-        }
-        pkce::verify(
-            code.code_challenge.as_deref(),
-            code.code_challenge_method.as_deref(),
-            request.code_verifier,
-        )?;
-        // RFC 9700 §2.1.1: a client that requires PKCE (every public one) never redeems a code
-        // issued without it.
-        if code.code_challenge.is_none() && (cx.client.meta.require_pkce || cx.client.is_public()) {
-            return Err(invalid().with_detail("code issued without PKCE to a client requiring it"));
+        if let Err(e) = check_code(cx, &code, &request) {
+            // A failed redemption spends the code all the same.
+            let taken = cx.state.store.consume_code(&hash, cx.now).await?;
+            if let Some(grant_id) = taken.replayed_grant() {
+                return Err(refused_take(cx, Some(grant_id)).await);
+            }
+            return Err(e);
         }
         let corrupt = |what: &str| {
             OAuthError::server_error()
@@ -184,7 +149,7 @@ impl GrantHandler for AuthorizationCode {
             serde_json::from_str(&code.audience).map_err(|_| corrupt("audience"))?;
         let granted = default_audience(cx.state, cx.client, &scope, granted).await?;
         let audience = narrow(&granted, request.resources)?;
-        issue_tokens(
+        let issued = issue_tokens(
             cx,
             UserGrant {
                 grant_id: &code.grant_id,
@@ -200,8 +165,76 @@ impl GrantHandler for AuthorizationCode {
                 refresh_family_expires_at: None,
             },
         )
-        .await
+        .await?;
+        match cx
+            .state
+            .store
+            .redeem_code(&hash, cx.now, &issued.rows)
+            .await?
+        {
+            Consumed::Fresh(()) => Ok(issued.stored()),
+            // Another redemption took it between the read and the take: nothing was stored and
+            // these tokens are never sent.
+            refused => Err(refused_take(cx, refused.replayed_grant()).await),
+        }
     }
+}
+
+/// RFC 6749 §4.1.3: what a redemption checks of a code before taking it.
+fn check_code(
+    cx: &TokenContext<'_>,
+    code: &CodeRow,
+    request: &Request<'_>,
+) -> Result<(), OAuthError> {
+    let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
+    // RFC 6749 §4.1.3: the code was issued to the authenticated client.
+    if code.client_id != cx.client.id {
+        return Err(invalid().with_detail(format!(
+            "code of client {} presented by {}",
+            code.client_id, cx.client.id
+        )));
+    }
+    // RFC 6749 §4.1.3, OAuth 2.1 §4.1.3: redirect_uri identical to the authorization request's.
+    if request.redirect_uri != code.redirect_uri {
+        return Err(invalid().with_detail("redirect_uri differs from the authorization request"));
+    }
+    pkce::verify(
+        code.code_challenge.as_deref(),
+        code.code_challenge_method.as_deref(),
+        request.code_verifier,
+    )?;
+    // RFC 9700 §2.1.1: a client that requires PKCE (every public one) never redeems a code
+    // issued without it.
+    if code.code_challenge.is_none() && (cx.client.meta.require_pkce || cx.client.is_public()) {
+        return Err(invalid().with_detail("code issued without PKCE to a client requiring it"));
+    }
+    Ok(())
+}
+
+/// The answer to a code that could not be taken: `replayed` names the grant of a code taken
+/// before. RFC 6749 §4.1.2 / §10.5, RFC 9700 §4.5: a code used twice revokes every token
+/// issued from it.
+async fn refused_take(cx: &TokenContext<'_>, replayed: Option<String>) -> OAuthError {
+    let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
+    let Some(grant_id) = replayed else {
+        return invalid().with_detail("unknown or expired code");
+    };
+    if let Err(e) = revoke_grant(cx.state, &grant_id, cx.now).await {
+        return e;
+    }
+    crate::audit::record(
+        &cx.state.store,
+        cx.now,
+        crate::audit::action::CODE_REPLAY,
+        &crate::audit::client_actor(&cx.client.id),
+        &grant_id,
+        serde_json::json!({ "code": "authorization_code" }),
+    )
+    .await;
+    invalid().with_detail(format!(
+        "code replayed by client {}; grant {grant_id} revoked",
+        cx.client.id
+    ))
 }
 
 /// A user's authorization as the code and refresh grants (and later the device grant) turn it
@@ -228,16 +261,43 @@ pub(crate) struct UserGrant<'a> {
     pub refresh_family_expires_at: Option<i64>,
 }
 
+/// Tokens made for a user's grant, with the refresh token's row not yet stored: the grant
+/// handler stores it with the take of what it was issued for (`Store::redeem_code`,
+/// `Store::rotate_refresh_token`), or on its own (`store_refresh`).
+pub(crate) struct IssuedTokens {
+    pub response: TokenResponse,
+    pub rows: IssuedRows,
+}
+
+impl IssuedTokens {
+    /// The answer, once `rows` are stored.
+    pub fn stored(self) -> TokenResponse {
+        if let Some(row) = &self.rows.refresh {
+            refresh_token_stored(row);
+        }
+        self.response
+    }
+}
+
+/// Stores the rows of tokens issued without a take (device codes, passwords).
+pub(crate) async fn store_refresh(
+    state: &AppState,
+    issued: IssuedTokens,
+) -> Result<TokenResponse, OAuthError> {
+    state.store.insert_issued(&issued.rows).await?;
+    Ok(issued.stored())
+}
+
 /// Access token, ID token when `openid` was granted for it, refresh token when the client may
 /// have one and the user granted `offline_access` (OIDC Core §11) or this is plain OAuth.
 pub(crate) async fn issue_tokens(
     cx: &TokenContext<'_>,
     grant: UserGrant<'_>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<IssuedTokens, OAuthError> {
     let targets = resolve_audience(cx.state, cx.client, grant.audience).await?;
     let mut extra = Map::new();
     extra.insert("auth_time".into(), grant.auth_time.into());
-    let access = issue_access_token(
+    let (access, opaque) = make_access_token(
         cx.state,
         AccessTokenSpec {
             client_id: &cx.client.id,
@@ -249,8 +309,7 @@ pub(crate) async fn issue_tokens(
             not_after: None,
         },
         cx.now,
-    )
-    .await?;
+    )?;
     // OIDC Core §3.1.3.3: an ID token when the request was an OpenID Connect one.
     let id_token = if grant.scope.contains("openid") {
         Some(issue_id_token(
@@ -278,29 +337,30 @@ pub(crate) async fn issue_tokens(
                 claims.insert(name.into(), Value::from(value));
             }
         }
-        Some(
-            issue_refresh_token(
-                cx.state,
-                RefreshTokenSpec {
-                    grant_id: grant.grant_id,
-                    client_id: &cx.client.id,
-                    subject: grant.subject,
-                    scope: grant.granted,
-                    audience: grant.granted_audience,
-                    claims,
-                    family_expires_at: grant.refresh_family_expires_at,
-                },
-                cx.now,
-            )
-            .await?,
-        )
+        Some(new_refresh_token(
+            cx.state,
+            RefreshTokenSpec {
+                grant_id: grant.grant_id,
+                client_id: &cx.client.id,
+                subject: grant.subject,
+                scope: grant.granted,
+                audience: grant.granted_audience,
+                claims,
+                family_expires_at: grant.refresh_family_expires_at,
+            },
+            cx.now,
+        ))
     } else {
         None
     };
     let mut response = TokenResponse::bearer(access, grant.scope);
     response.id_token = id_token;
+    let (refresh_token, refresh) = refresh_token.unzip();
     response.refresh_token = refresh_token;
-    Ok(response)
+    Ok(IssuedTokens {
+        response,
+        rows: IssuedRows { opaque, refresh },
+    })
 }
 
 /// The resource identifiers a user's authorization is for: those it named, else this server

@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::authorization_code::{UserGrant, default_audience, issue_tokens, narrow, revoke_grant};
+use super::authorization_code::{
+    UserGrant, default_audience, issue_tokens, narrow, revoke_grant, store_refresh,
+};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::DEVICE_CODE;
@@ -209,7 +211,7 @@ impl GrantHandler for DeviceCode {
             serde_json::from_str(&row.audience).map_err(|_| corrupt("audience"))?;
         let granted = default_audience(cx.state, cx.client, &scope, named).await?;
         let audience = narrow(&granted, request.resources)?;
-        issue_tokens(
+        let issued = issue_tokens(
             cx,
             UserGrant {
                 grant_id: &row.grant_id,
@@ -226,7 +228,8 @@ impl GrantHandler for DeviceCode {
                 refresh_family_expires_at: None,
             },
         )
-        .await
+        .await?;
+        store_refresh(cx.state, issued).await
     }
 }
 

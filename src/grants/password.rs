@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 
-use super::authorization_code::{UserGrant, default_audience, issue_tokens};
+use super::authorization_code::{UserGrant, default_audience, issue_tokens, store_refresh};
 use super::{GrantHandler, TokenContext};
 use crate::admin::legacy_usage::{LegacyFlow, record_use};
 use crate::error::OAuthError;
@@ -117,7 +117,7 @@ impl GrantHandler for Password {
         };
         let grant_id = uuid::Uuid::new_v4().simple().to_string();
         // The user authenticated just now; refresh tokens only if the client has the grant.
-        let response = issue_tokens(
+        let issued = issue_tokens(
             cx,
             UserGrant {
                 grant_id: &grant_id,
@@ -135,6 +135,7 @@ impl GrantHandler for Password {
             },
         )
         .await?;
+        let response = store_refresh(cx.state, issued).await?;
         record_use(cx.state, &client.id, LegacyFlow::Password, cx.now).await?;
         Ok(response)
     }

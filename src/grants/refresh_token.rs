@@ -1,7 +1,7 @@
 //! RFC 6749 §6: refreshing an access token, with rotation and reuse detection (RFC 9700
 //! §4.14.2): every refresh token works once; a second use revokes its whole family. A token
 //! unused for `tokens.refresh_token_idle_lifetime` expires, and the family ends
-//! `tokens.refresh_token_lifetime` after its first token however busy it is (`issue_refresh_token`).
+//! `tokens.refresh_token_lifetime` after its first token however busy it is (`new_refresh_token`).
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 use crate::secret::sha256_hex;
-use crate::store::Consumed;
+use crate::store::Rotation;
 
 pub struct RefreshToken;
 
@@ -96,39 +96,15 @@ impl GrantHandler for RefreshToken {
             .unwrap_or(found.issued_at);
         let kept_str = |name: &str| kept.get(name).and_then(Value::as_str);
 
-        // RFC 9700 §4.14.2: rotation; one atomic statement decides the single winner.
-        let row = match store.consume_refresh_token(&hash, cx.now).await? {
-            Consumed::Fresh(row) => row,
-            Consumed::Replayed { grant_id } => {
-                // RFC 9700 §4.14.2: a used refresh token presented again revokes the family
-                // and the access tokens issued from it.
-                revoke_grant(cx.state, &grant_id, cx.now).await?;
-                crate::audit::record(
-                    store,
-                    cx.now,
-                    crate::audit::action::REFRESH_TOKEN_REUSE,
-                    &crate::audit::client_actor(&cx.client.id),
-                    &grant_id,
-                    serde_json::json!({}),
-                )
-                .await;
-                return Err(invalid().with_detail(format!(
-                    "refresh token replayed by client {}; grant {grant_id} revoked",
-                    cx.client.id
-                )));
-            }
-            Consumed::Missing => return Err(invalid().with_detail("refresh token expired")),
-        };
-        // A replay that raced this token's issuance revoked the grant after the token was
-        // written: the deny-list still says so.
-        if store.is_grant_revoked(&row.grant_id).await? {
-            return Err(invalid().with_detail(format!("grant {} is revoked", row.grant_id)));
+        // Taken already: a replay, before any work (RFC 9700 §4.14.2).
+        if found.consumed_at.is_some() {
+            return Err(replayed(cx, &found.grant_id).await);
         }
-        issue_tokens(
+        let issued = issue_tokens(
             cx,
             UserGrant {
-                grant_id: &row.grant_id,
-                subject: &row.subject,
+                grant_id: &found.grant_id,
+                subject: &found.subject,
                 granted: &granted,
                 scope: &scope,
                 granted_audience: &granted_audience,
@@ -139,9 +115,45 @@ impl GrantHandler for RefreshToken {
                 sid: kept_str("sid"),
                 acr: kept_str("acr"),
                 // RFC 9700 §4.14.2: the new token rotates within the same family's lifetime.
-                refresh_family_expires_at: Some(row.family_expires_at),
+                refresh_family_expires_at: Some(found.family_expires_at),
             },
         )
-        .await
+        .await?;
+        // RFC 9700 §4.14.2: rotation. The take (one atomic statement: the single winner among
+        // racing refreshes) and the successor's row are one transaction.
+        match store
+            .rotate_refresh_token(&hash, cx.now, &issued.rows)
+            .await?
+        {
+            Rotation::Rotated => Ok(issued.stored()),
+            Rotation::Replayed { grant_id } => Err(replayed(cx, &grant_id).await),
+            Rotation::Missing => Err(invalid().with_detail("refresh token expired")),
+            // A replay that raced this rotation revoked the grant after the token was written:
+            // the deny-list still says so, and these tokens are never sent.
+            Rotation::GrantRevoked(grant_id) => {
+                Err(invalid().with_detail(format!("grant {grant_id} is revoked")))
+            }
+        }
     }
+}
+
+/// RFC 9700 §4.14.2: a used refresh token presented again revokes the family and the access
+/// tokens issued from it.
+async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> OAuthError {
+    if let Err(e) = revoke_grant(cx.state, grant_id, cx.now).await {
+        return e;
+    }
+    crate::audit::record(
+        &cx.state.store,
+        cx.now,
+        crate::audit::action::REFRESH_TOKEN_REUSE,
+        &crate::audit::client_actor(&cx.client.id),
+        grant_id,
+        serde_json::json!({}),
+    )
+    .await;
+    OAuthError::invalid_grant("the refresh token is invalid").with_detail(format!(
+        "refresh token replayed by client {}; grant {grant_id} revoked",
+        cx.client.id
+    ))
 }

@@ -117,11 +117,26 @@ fn token_settings(
     Ok((format, alg, lifetime))
 }
 
+/// Makes an access token and stores it when it is opaque (only its digest).
 pub async fn issue_access_token(
     state: &AppState,
     spec: AccessTokenSpec<'_>,
     now: i64,
 ) -> Result<AccessToken, OAuthError> {
+    let (token, opaque) = make_access_token(state, spec, now)?;
+    if let Some(row) = &opaque {
+        state.store.insert_opaque_token(row).await?;
+    }
+    Ok(token)
+}
+
+/// Makes an access token; an opaque one comes with the row the caller must store (a grant
+/// handler stores it with the take of the code or refresh token it was issued for).
+pub fn make_access_token(
+    state: &AppState,
+    spec: AccessTokenSpec<'_>,
+    now: i64,
+) -> Result<(AccessToken, Option<OpaqueTokenRow>), OAuthError> {
     let (format, alg, lifetime) = token_settings(state, spec.targets)?;
     let mut exp = now + lifetime as i64;
     if let Some(cap) = spec.not_after {
@@ -130,6 +145,7 @@ pub async fn issue_access_token(
     let jti = uuid::Uuid::new_v4().simple().to_string();
     let audience: Vec<&str> = spec.targets.iter().map(|t| t.identifier.as_str()).collect();
     let scope = spec.scope.to_string();
+    let mut opaque = None;
     let token = match format {
         TokenFormat::Jwt => {
             let claims = JwtClaims {
@@ -152,21 +168,18 @@ pub async fn issue_access_token(
         }
         TokenFormat::Opaque => {
             let token = random_token();
-            state
-                .store
-                .insert_opaque_token(&OpaqueTokenRow {
-                    token_hash: sha256_hex(&token),
-                    jti: jti.clone(),
-                    grant_id: spec.grant_id.map(str::to_string),
-                    client_id: spec.client_id.to_string(),
-                    subject: spec.subject.to_string(),
-                    scope: scope.clone(),
-                    audience: serde_json::to_string(&audience).unwrap_or_default(),
-                    claims: Value::Object(spec.extra.clone()).to_string(),
-                    issued_at: now,
-                    expires_at: exp,
-                })
-                .await?;
+            opaque = Some(OpaqueTokenRow {
+                token_hash: sha256_hex(&token),
+                jti: jti.clone(),
+                grant_id: spec.grant_id.map(str::to_string),
+                client_id: spec.client_id.to_string(),
+                subject: spec.subject.to_string(),
+                scope: scope.clone(),
+                audience: serde_json::to_string(&audience).unwrap_or_default(),
+                claims: Value::Object(spec.extra.clone()).to_string(),
+                issued_at: now,
+                expires_at: exp,
+            });
             token
         }
     };
@@ -177,11 +190,14 @@ pub async fn issue_access_token(
         aud = ?audience,
         "issued access token"
     );
-    Ok(AccessToken {
-        token,
-        jti,
-        expires_in: (exp - now).max(0) as u64,
-    })
+    Ok((
+        AccessToken {
+            token,
+            jti,
+            expires_in: (exp - now).max(0) as u64,
+        },
+        opaque,
+    ))
 }
 
 /// This server as an access token's audience, for a sign-in that named no API: the token is
@@ -218,40 +234,43 @@ pub struct RefreshTokenSpec<'a> {
     pub family_expires_at: Option<i64>,
 }
 
-/// A refresh token: 256 random bits, of which the store keeps only the SHA-256. RFC 9700
-/// §4.14.2: it expires when unused for `tokens.refresh_token_idle_lifetime`, and never later
-/// than its family's absolute end, however often the family rotates.
-pub async fn issue_refresh_token(
+/// A refresh token: 256 random bits, of which the store keeps only the SHA-256 (the row
+/// returned here; the caller stores it, in the same transaction as the take of the code or
+/// refresh token it replaces when there is one). RFC 9700 §4.14.2: it expires when unused for
+/// `tokens.refresh_token_idle_lifetime`, and never later than its family's absolute end,
+/// however often the family rotates.
+pub fn new_refresh_token(
     state: &AppState,
     spec: RefreshTokenSpec<'_>,
     now: i64,
-) -> Result<String, OAuthError> {
+) -> (String, RefreshTokenRow) {
     let token = random_token();
     let tokens = &state.config.tokens;
     let family_expires_at = spec
         .family_expires_at
         .unwrap_or(now + tokens.refresh_token_lifetime as i64);
     let expires_at = (now + tokens.refresh_token_idle_lifetime as i64).min(family_expires_at);
-    state
-        .store
-        .insert_refresh_token(&RefreshTokenRow {
-            token_hash: sha256_hex(&token),
-            grant_id: spec.grant_id.to_string(),
-            client_id: spec.client_id.to_string(),
-            subject: spec.subject.to_string(),
-            scope: spec.scope.to_string(),
-            audience: serde_json::to_string(spec.audience).unwrap_or_default(),
-            claims: Value::Object(spec.claims).to_string(),
-            issued_at: now,
-            expires_at,
-            family_expires_at,
-            consumed_at: None,
-        })
-        .await?;
+    let row = RefreshTokenRow {
+        token_hash: sha256_hex(&token),
+        grant_id: spec.grant_id.to_string(),
+        client_id: spec.client_id.to_string(),
+        subject: spec.subject.to_string(),
+        scope: spec.scope.to_string(),
+        audience: serde_json::to_string(spec.audience).unwrap_or_default(),
+        claims: Value::Object(spec.claims).to_string(),
+        issued_at: now,
+        expires_at,
+        family_expires_at,
+        consumed_at: None,
+    };
+    (token, row)
+}
+
+/// The log line of a refresh token once its row is stored (no token, no digest).
+pub fn refresh_token_stored(row: &RefreshTokenRow) {
     tracing::info!(
-        client_id = spec.client_id,
-        grant_id = spec.grant_id,
+        client_id = row.client_id,
+        grant_id = row.grant_id,
         "issued refresh token"
     );
-    Ok(token)
 }

@@ -1,7 +1,8 @@
 //! Authorization codes (RFC 6749 §4.1.2): stored only as SHA-256, taken once by one atomic
 //! statement (DESIGN.md "Store": single use is a take, never get-then-delete).
 
-use super::{Consumed, Result, Store, on_pool};
+use super::tokens::{insert_issued, insert_opaque, insert_refresh};
+use super::{Consumed, IssuedRows, OpaqueTokenRow, RefreshTokenRow, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CodeRow {
@@ -62,6 +63,55 @@ impl Store {
         Ok(())
     }
 
+    /// The code with this digest if it is unused and unexpired: what a redemption checks
+    /// before it takes the code (`redeem_code`).
+    pub async fn find_code(&self, hash: &str, now: i64) -> Result<Option<CodeRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, CodeRow>(
+            "SELECT code_hash, grant_id, client_id, user_id, redirect_uri, scope, audience, \
+             nonce, code_challenge, code_challenge_method, auth_time, sid, acr, issued_at, \
+             expires_at, consumed_at FROM authorization_codes \
+             WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Takes a code and stores the tokens issued for it in one transaction: the take is
+    /// `consume_code`'s atomic statement, so one of racing redemptions wins; a crash cannot
+    /// leave a spent code without its tokens (or tokens without a spent code), and SQLite
+    /// commits (and fsyncs) once.
+    /// `Replayed` and `Missing` store nothing.
+    pub async fn redeem_code(
+        &self,
+        hash: &str,
+        now: i64,
+        issued: &IssuedRows,
+    ) -> Result<Consumed<()>> {
+        let taken = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let taken = sqlx::query_scalar::<_, String>(
+                "UPDATE authorization_codes SET consumed_at = $2 \
+                 WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+                 RETURNING grant_id",
+            )
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                insert_issued!(&mut *tx, issued);
+                tx.commit().await?;
+            }
+            taken
+        });
+        if taken.is_some() {
+            return Ok(Consumed::Fresh(()));
+        }
+        self.spent_code(hash).await
+    }
+
     /// Takes a code: one atomic statement decides the single winner among racing redemptions.
     /// A code already taken is `Replayed` (even after it expired: its grant must still be
     /// revoked); an unknown or expired unused code is `Missing`.
@@ -80,6 +130,11 @@ impl Store {
         if let Some(row) = taken {
             return Ok(Consumed::Fresh(row));
         }
+        self.spent_code(hash).await
+    }
+
+    /// After a take found nothing: `Replayed` when the code was taken before, else `Missing`.
+    async fn spent_code<T>(&self, hash: &str) -> Result<Consumed<T>> {
         let spent = on_pool!(self, pool => sqlx::query_as::<_, Spent>(
             "SELECT grant_id, consumed_at FROM authorization_codes WHERE code_hash = $1",
         )

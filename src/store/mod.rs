@@ -44,7 +44,7 @@ pub use resources::ResourceRow;
 pub use session_clients::SessionClientRow;
 pub use sessions::SessionRow;
 pub use throttle::{Backoff, ThrottleRow};
-pub use tokens::{OpaqueTokenRow, RefreshTokenRow, grant_key, jti_key};
+pub use tokens::{IssuedRows, OpaqueTokenRow, RefreshTokenRow, Rotation, grant_key, jti_key};
 pub use users::UserRow;
 
 #[derive(Clone, Debug)]
@@ -122,6 +122,16 @@ pub enum Consumed<T> {
     Fresh(T),
     Replayed { grant_id: String },
     Missing,
+}
+
+impl<T> Consumed<T> {
+    /// The grant of a replayed code or token; `None` for the others.
+    pub fn replayed_grant(self) -> Option<String> {
+        match self {
+            Consumed::Replayed { grant_id } => Some(grant_id),
+            Consumed::Fresh(_) | Consumed::Missing => None,
+        }
+    }
 }
 
 impl Store {

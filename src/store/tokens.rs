@@ -44,9 +44,36 @@ pub fn grant_key(grant_id: &str) -> String {
     format!("grant:{grant_id}")
 }
 
-impl Store {
-    pub async fn insert_opaque_token(&self, t: &OpaqueTokenRow) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
+/// Inserts a `RefreshTokenRow` with `executor` (a pool or a transaction of either backend).
+macro_rules! insert_refresh {
+    ($executor:expr, $t:expr) => {{
+        let t: &RefreshTokenRow = $t;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, \
+             audience, claims, issued_at, expires_at, family_expires_at, consumed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.grant_id)
+        .bind(&t.client_id)
+        .bind(&t.subject)
+        .bind(&t.scope)
+        .bind(&t.audience)
+        .bind(&t.claims)
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .bind(t.family_expires_at)
+        .execute($executor)
+        .await?;
+    }};
+}
+pub(crate) use insert_refresh;
+
+/// Inserts an `OpaqueTokenRow` with `executor` (a pool or a transaction of either backend).
+macro_rules! insert_opaque {
+    ($executor:expr, $t:expr) => {{
+        let t: &OpaqueTokenRow = $t;
+        sqlx::query(
             "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, \
              audience, claims, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -61,9 +88,71 @@ impl Store {
         .bind(&t.claims)
         .bind(t.issued_at)
         .bind(t.expires_at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute($executor)
+        .await?;
+    }};
+}
+pub(crate) use insert_opaque;
+
+/// Inserts the rows of `IssuedRows` with `tx` (a transaction of either backend).
+macro_rules! insert_issued {
+    ($tx:expr, $rows:expr) => {{
+        let rows: &IssuedRows = $rows;
+        if let Some(t) = &rows.opaque {
+            insert_opaque!($tx, t);
+        }
+        if let Some(t) = &rows.refresh {
+            insert_refresh!($tx, t);
+        }
+    }};
+}
+pub(crate) use insert_issued;
+
+/// What the store keeps of the tokens issued for a user's grant (only digests): the opaque
+/// access token's row and the refresh token's, written in the transaction that takes the code
+/// or refresh token they were issued for (`Store::redeem_code`, `Store::rotate_refresh_token`).
+#[derive(Debug, Default)]
+pub struct IssuedRows {
+    pub opaque: Option<OpaqueTokenRow>,
+    pub refresh: Option<RefreshTokenRow>,
+}
+
+impl IssuedRows {
+    pub fn is_empty(&self) -> bool {
+        self.opaque.is_none() && self.refresh.is_none()
+    }
+}
+
+/// How a rotation (`rotate_refresh_token`) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Taken, and the successor stored.
+    Rotated,
+    /// Taken, but the grant is on the deny-list: nothing stored.
+    GrantRevoked(String),
+    /// Already taken: a replay.
+    Replayed { grant_id: String },
+    /// Unknown, or expired unused.
+    Missing,
+}
+
+impl Store {
+    pub async fn insert_opaque_token(&self, t: &OpaqueTokenRow) -> Result<()> {
+        on_pool!(self, pool => insert_opaque!(pool, t));
+        Ok(())
+    }
+
+    /// Stores the rows of tokens issued for a user's grant without a take (device codes,
+    /// passwords): one transaction.
+    pub async fn insert_issued(&self, rows: &IssuedRows) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_issued!(&mut *tx, rows);
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -153,24 +242,7 @@ impl Store {
     }
 
     pub async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, subject, scope, \
-             audience, claims, issued_at, expires_at, family_expires_at, consumed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.grant_id)
-        .bind(&t.client_id)
-        .bind(&t.subject)
-        .bind(&t.scope)
-        .bind(&t.audience)
-        .bind(&t.claims)
-        .bind(t.issued_at)
-        .bind(t.expires_at)
-        .bind(t.family_expires_at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        on_pool!(self, pool => insert_refresh!(pool, t));
         Ok(())
     }
 
@@ -217,6 +289,57 @@ impl Store {
                 grant_id: row.grant_id,
             },
             None => Consumed::Missing,
+        })
+    }
+
+    /// Rotation in one transaction (RFC 9700 §4.14.2): takes the refresh token `hash` with the
+    /// same atomic statement as `consume_refresh_token` and stores its successors `next`, so a
+    /// crash cannot leave a spent token without the one that replaced it, and SQLite commits
+    /// (and fsyncs) once. A grant on the deny-list (a replay that raced this rotation) spends the
+    /// token and stores nothing.
+    pub async fn rotate_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+        next: &IssuedRows,
+    ) -> Result<Rotation> {
+        let taken = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let taken = sqlx::query_scalar::<_, String>(
+                "UPDATE refresh_tokens SET consumed_at = $2, expires_at = family_expires_at \
+                 WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+                 RETURNING grant_id",
+            )
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut outcome = None;
+            if let Some(grant_id) = taken {
+                let revoked = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM revocations WHERE revoked_key = $1",
+                )
+                .bind(grant_key(&grant_id))
+                .fetch_one(&mut *tx)
+                .await?;
+                if revoked > 0 {
+                    outcome = Some(Rotation::GrantRevoked(grant_id));
+                } else {
+                    insert_issued!(&mut *tx, next);
+                    outcome = Some(Rotation::Rotated);
+                }
+                tx.commit().await?;
+            }
+            outcome
+        });
+        if let Some(outcome) = taken {
+            return Ok(outcome);
+        }
+        Ok(match self.find_refresh_token(hash, now).await? {
+            Some(row) => Rotation::Replayed {
+                grant_id: row.grant_id,
+            },
+            None => Rotation::Missing,
         })
     }
 

@@ -69,7 +69,13 @@ async fn deleted_client_is_refused_by_every_node_within_the_bound(db: TestDb) {
 
 /// Deletes the admin `path` through `a`: `a` refuses `client`'s token requests (with
 /// `refused`) at once; `b` answers from its copy until the bound, never after it.
-async fn deleted_through_a(a: TestServer, b: TestServer, client: &Client, path: &str, refused: u16) {
+async fn deleted_through_a(
+    a: TestServer,
+    b: TestServer,
+    client: &Client,
+    path: &str,
+    refused: u16,
+) {
     let (status, _) = send(a.admin(reqwest::Method::DELETE, path)).await;
     assert_eq!(status, 204);
     assert_eq!(token_status(&a, client).await, refused, "the deleting node");

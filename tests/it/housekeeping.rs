@@ -38,7 +38,7 @@ async fn server(db: &TestDb, batch_size: u64) -> TestServer {
     server
 }
 
-async fn user(server: &TestServer, name: &str) -> String {
+pub async fn user(server: &TestServer, name: &str) -> String {
     let req = users::UserRequest {
         username: Some(name.into()),
         password: None,
@@ -51,7 +51,7 @@ async fn user(server: &TestServer, name: &str) -> String {
         .id
 }
 
-fn code(name: &str, client_id: &str, user_id: &str, now: i64, expires_at: i64) -> CodeRow {
+pub fn code(name: &str, client_id: &str, user_id: &str, now: i64, expires_at: i64) -> CodeRow {
     CodeRow {
         code_hash: sha256_hex(name),
         grant_id: format!("grant-{name}"),
@@ -72,7 +72,7 @@ fn code(name: &str, client_id: &str, user_id: &str, now: i64, expires_at: i64) -
     }
 }
 
-fn refresh(
+pub fn refresh(
     name: &str,
     client_id: &str,
     user_id: &str,

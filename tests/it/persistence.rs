@@ -122,3 +122,103 @@ async fn sqlite_synchronous_is_applied(db: TestDb) {
 }
 
 both_stores!(sqlite_synchronous_is_applied);
+
+/// A redemption stores its tokens in the transaction that takes the code or refresh token
+/// (`Store::redeem_code`, `Store::rotate_refresh_token`): when the tokens cannot be written
+/// (here: a refresh token whose digest is taken), the code or token is not spent either, and
+/// when they can, both happen.
+async fn a_redemption_takes_and_stores_all_or_nothing(db: TestDb) {
+    use crate::housekeeping::{code, refresh, user};
+    use portcullis::secret::sha256_hex;
+    use portcullis::store::{Consumed, IssuedRows, Rotation};
+    let server = TestServer::start(&db).await;
+    let store = &server.state.store;
+    let now = server.state.now();
+    let alice = user(&server, "alice").await;
+    let client = server
+        .client(json!({"client_name": "web", "profile": "web",
+            "redirect_uris": ["https://app.example.com/cb"]}))
+        .await
+        .id;
+    store
+        .insert_code(&code("the-code", &client, &alice, now, now + 60))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&refresh("taken-digest", &client, &alice, now, now + 600))
+        .await
+        .unwrap();
+    let clashing = IssuedRows {
+        opaque: None,
+        refresh: Some(refresh("taken-digest", &client, &alice, now, now + 600)),
+    };
+    let code_hash = sha256_hex("the-code");
+    assert!(store.redeem_code(&code_hash, now, &clashing).await.is_err());
+    assert!(
+        store.find_code(&code_hash, now).await.unwrap().is_some(),
+        "the code is still unspent"
+    );
+    let fresh = IssuedRows {
+        opaque: None,
+        refresh: Some(refresh("first-refresh", &client, &alice, now, now + 600)),
+    };
+    assert!(matches!(
+        store.redeem_code(&code_hash, now, &fresh).await.unwrap(),
+        Consumed::Fresh(())
+    ));
+    assert!(store.find_code(&code_hash, now).await.unwrap().is_none());
+    let first = sha256_hex("first-refresh");
+    assert!(
+        store
+            .find_refresh_token(&first, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The same for a rotation.
+    assert!(
+        store
+            .rotate_refresh_token(&first, now, &clashing)
+            .await
+            .is_err()
+    );
+    let unspent = store
+        .find_refresh_token(&first, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        unspent.consumed_at, None,
+        "the refresh token is still unspent"
+    );
+    let next = IssuedRows {
+        opaque: None,
+        refresh: Some(refresh("second-refresh", &client, &alice, now, now + 600)),
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&first, now, &next)
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
+    let second = sha256_hex("second-refresh");
+    assert!(
+        store
+            .find_refresh_token(&second, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&first, now, &IssuedRows::default())
+            .await
+            .unwrap(),
+        Rotation::Replayed { .. }
+    ));
+    server.stop().await;
+}
+
+both_stores!(a_redemption_takes_and_stores_all_or_nothing);
