@@ -36,6 +36,7 @@ struct Spent {
 
 impl Store {
     pub async fn insert_code(&self, c: &CodeRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, \
              redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method, \
@@ -89,6 +90,7 @@ impl Store {
         now: i64,
         issued: &IssuedRows,
     ) -> Result<Consumed<()>> {
+        let _turn = self.write_turn().await;
         let taken = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let taken = sqlx::query_scalar::<_, String>(

@@ -53,6 +53,24 @@ pub enum Store {
     Postgres(PgPool),
 }
 
+/// SQLite allows one writer per database file, and a write that finds another in progress
+/// sleeps in SQLite's busy handler (1, 2, 5, 10… ms) while the holder needs a fraction of a
+/// millisecond. The writes of the protocol flows (codes, tokens, sessions) take turns here
+/// instead, in an async FIFO queue, so none of them sleeps. Process-wide: a process serves one
+/// database (tests that run several servers in one process only share the queue).
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl Store {
+    /// Held for the length of a write on SQLite; nothing on Postgres, whose writers of
+    /// different rows do not wait for each other.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+        match self {
+            Store::Sqlite(_) => Some(SQLITE_WRITER.lock().await),
+            Store::Postgres(_) => None,
+        }
+    }
+}
+
 /// Expands `$body` once for each backend with `$pool` bound to that backend's pool.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {

@@ -32,9 +32,11 @@ impl Store {
         .bind(row.expires_at)
         .fetch_one(pool)
         .await)?;
+
         if known > 0 {
             return Ok(());
         }
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO session_clients (sid, client_id, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \

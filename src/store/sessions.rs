@@ -18,6 +18,7 @@ pub struct SessionRow {
 
 impl Store {
     pub async fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, auth_time, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -62,6 +63,7 @@ impl Store {
             None => return Ok(None),
             Some(_) => {}
         }
+        let _turn = self.write_turn().await;
         Ok(on_pool!(self, pool => sqlx::query_as::<_, SessionRow>(
             "UPDATE sessions SET last_seen_at = $2 \
              WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3 \

@@ -138,6 +138,7 @@ pub enum Rotation {
 
 impl Store {
     pub async fn insert_opaque_token(&self, t: &OpaqueTokenRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => insert_opaque!(pool, t));
         Ok(())
     }
@@ -145,6 +146,7 @@ impl Store {
     /// Stores the rows of tokens issued for a user's grant without a take (device codes,
     /// passwords): one transaction.
     pub async fn insert_issued(&self, rows: &IssuedRows) -> Result<()> {
+        let _turn = self.write_turn().await;
         if rows.is_empty() {
             return Ok(());
         }
@@ -242,6 +244,7 @@ impl Store {
     }
 
     pub async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => insert_refresh!(pool, t));
         Ok(())
     }
@@ -303,6 +306,7 @@ impl Store {
         now: i64,
         next: &IssuedRows,
     ) -> Result<Rotation> {
+        let _turn = self.write_turn().await;
         let taken = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let taken = sqlx::query_scalar::<_, String>(
