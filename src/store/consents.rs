@@ -35,6 +35,7 @@ impl Store {
         scope: &str,
         now: i64,
     ) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, created_at = $4",
@@ -50,6 +51,7 @@ impl Store {
     }
 
     pub async fn insert_authorization_request(&self, r: &AuthorizationRequestRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_requests (id_hash, client_id, request, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -89,6 +91,7 @@ impl Store {
         id_hash: &str,
         now: i64,
     ) -> Result<Option<AuthorizationRequestRow>> {
+        let _turn = self.write_turn().await;
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, AuthorizationRequestRow>(
             "DELETE FROM authorization_requests WHERE id_hash = $1 AND expires_at > $2 \

@@ -83,6 +83,7 @@ impl Store {
     /// row with the same user code that has expired is replaced in the same statement; a live
     /// one wins and `false` comes back (the caller draws another user code).
     pub async fn insert_device_code(&self, d: &DeviceCodeRow, now: i64) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let sql = with_columns!(
             "INSERT INTO device_codes (",
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, NULL, 0, $9, $10, NULL) \
@@ -143,6 +144,7 @@ impl Store {
         auth_time: i64,
         now: i64,
     ) -> Result<Option<DeviceCodeRow>> {
+        let _turn = self.write_turn().await;
         let sql = with_columns!(
             "UPDATE device_codes SET status = $2, user_id = $3, auth_time = $4 \
              WHERE user_code_hash = $1 AND status = $5 AND expires_at > $6 RETURNING ",
@@ -173,6 +175,7 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Option<DeviceCodeRow>> {
+        let _turn = self.write_turn().await;
         let sql = with_columns!(
             "UPDATE device_codes SET last_polled_at = $3, \
              slow_down = CASE WHEN status = $4 AND expires_at > $3 \
@@ -205,6 +208,7 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Consumed<DeviceCodeRow>> {
+        let _turn = self.write_turn().await;
         let sql = with_columns!(
             "UPDATE device_codes SET consumed_at = $3 \
              WHERE device_code_hash = $1 AND client_id = $2 AND status = $4 \

@@ -230,6 +230,7 @@ impl Store {
     /// Records a one-time id (`jti`, SAML `ID`) of `issuer`; false when it was seen before.
     /// One statement: two requests racing with the same id cannot both see it as fresh.
     pub async fn record_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let n = on_pool!(self, pool => sqlx::query(
             "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (issuer, jti) DO NOTHING",
