@@ -316,12 +316,9 @@ async fn wait_for_driver(driver: &mut Child, webdriver: &str, log: &Path) -> Res
     }
 }
 
-/// A port nobody listens on now (the OS picks it; chromedriver binds it right after).
+/// A port nobody listens on now; chromedriver binds it right after.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    crate::harness::unused_port().port()
 }
 
 /// The end of chromedriver's log, for a failure message.

@@ -479,3 +479,17 @@ pub async fn count(store: &Store, sql: &str) -> i64 {
             .unwrap(),
     }
 }
+
+/// A loopback address nobody listens on now, for a server the test starts itself (a metrics
+/// port, chromedriver). Taken below Linux's ephemeral range (32768–60999), so no other test's
+/// `bind(…:0)` can be handed the same port between this check and the bind that follows.
+pub fn unused_port() -> std::net::SocketAddr {
+    for _ in 0..200 {
+        let port = 20_000 + u16::from_le_bytes(portcullis::secret::random_bytes::<2>()) % 12_000;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no unused port between 20000 and 31999");
+}

@@ -169,10 +169,7 @@ async fn bearer_token_guards_the_main_port(db: TestDb) {
 }
 
 async fn separate_address_serves_it_there_only(db: TestDb) {
-    // A free port: bound and released, then given to the server.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port");
+    let addr = crate::harness::unused_port();
     let server = TestServer::start_with(&db, |c| {
         c.metrics.enabled = true;
         c.metrics.bind = Some(addr);
