@@ -128,9 +128,9 @@ impl GrantHandler for AuthorizationCode {
         // refresh token issued for it in one transaction (`Store::redeem_code`), whose atomic
         // take decides the one winner among racing redemptions.
         let Some(code) = cx.state.store.find_code(&hash, cx.now).await? else {
-            // Taken before (a replay) or never valid: the take tells which.
-            let taken = cx.state.store.consume_code(&hash, cx.now).await?;
-            return Err(refused_take(cx, taken.replayed_grant()).await);
+            // Taken before (a replay) or never valid: the row tells which, without a write.
+            let spent = cx.state.store.spent_code::<()>(&hash).await?;
+            return Err(refused_take(cx, spent.replayed_grant()).await);
         };
         if let Err(e) = check_code(cx, &code, &request) {
             // A failed redemption spends the code all the same.

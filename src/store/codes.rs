@@ -118,6 +118,7 @@ impl Store {
     /// A code already taken is `Replayed` (even after it expired: its grant must still be
     /// revoked); an unknown or expired unused code is `Missing`.
     pub async fn consume_code(&self, hash: &str, now: i64) -> Result<Consumed<CodeRow>> {
+        let _turn = self.write_turn().await;
         let taken = on_pool!(self, pool => sqlx::query_as::<_, CodeRow>(
             "UPDATE authorization_codes SET consumed_at = $2 \
              WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
@@ -135,8 +136,9 @@ impl Store {
         self.spent_code(hash).await
     }
 
-    /// After a take found nothing: `Replayed` when the code was taken before, else `Missing`.
-    async fn spent_code<T>(&self, hash: &str) -> Result<Consumed<T>> {
+    /// A code that is not there to take: `Replayed` when it was taken before, else `Missing`
+    /// (unknown, or expired unused). A read.
+    pub async fn spent_code<T>(&self, hash: &str) -> Result<Consumed<T>> {
         let spent = on_pool!(self, pool => sqlx::query_as::<_, Spent>(
             "SELECT grant_id, consumed_at FROM authorization_codes WHERE code_hash = $1",
         )

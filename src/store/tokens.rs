@@ -268,36 +268,9 @@ impl Store {
         .await)?)
     }
 
-    /// Takes a refresh token for rotation: one atomic statement decides the single winner. The
-    /// spent row is kept until its family's end, as evidence against a replay.
-    pub async fn consume_refresh_token(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> Result<Consumed<RefreshTokenRow>> {
-        let taken = on_pool!(self, pool => sqlx::query_as::<_, RefreshTokenRow>(
-            "UPDATE refresh_tokens SET consumed_at = $2, expires_at = family_expires_at \
-             WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
-             RETURNING token_hash, grant_id, client_id, subject, scope, audience, claims, \
-             issued_at, expires_at, family_expires_at, consumed_at",
-        )
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await)?;
-        if let Some(row) = taken {
-            return Ok(Consumed::Fresh(row));
-        }
-        Ok(match self.find_refresh_token(hash, now).await? {
-            Some(row) => Consumed::Replayed {
-                grant_id: row.grant_id,
-            },
-            None => Consumed::Missing,
-        })
-    }
-
     /// Rotation in one transaction (RFC 9700 §4.14.2): takes the refresh token `hash` with the
-    /// same atomic statement as `consume_refresh_token` and stores its successors `next`, so a
+    /// one atomic statement (the single winner among racing rotations) and stores its successors
+    /// `next`, so a
     /// crash cannot leave a spent token without the one that replaced it, and SQLite commits
     /// (and fsyncs) once. A grant on the deny-list (a replay that raced this rotation) spends the
     /// token and stores nothing.

@@ -6,7 +6,8 @@ use portcullis::admin::{Actor, users};
 use portcullis::secret::sha256_hex;
 use portcullis::store::{
     AuthorizationRequestRow, Backoff, CodeRow, Consumed, DeviceCodeRow, DeviceCodeStatus,
-    OpaqueTokenRow, RefreshTokenRow, SessionClientRow, SessionRow, Store, grant_key, jti_key,
+    IssuedRows, OpaqueTokenRow, RefreshTokenRow, Rotation, SessionClientRow, SessionRow, Store,
+    grant_key, jti_key,
 };
 use portcullis::tasks::{PurgeCounts, TABLES, purge_once};
 use serde_json::json;
@@ -230,10 +231,10 @@ async fn purges_exactly_what_expired(db: TestDb) {
             .unwrap();
         if used {
             let taken = store
-                .consume_refresh_token(&sha256_hex(name), t0)
+                .rotate_refresh_token(&sha256_hex(name), t0, &IssuedRows::default())
                 .await
                 .unwrap();
-            assert!(matches!(taken, Consumed::Fresh(_)), "{name}");
+            assert_eq!(taken, Rotation::Rotated, "{name}");
         }
     }
     // revocations
