@@ -1,7 +1,7 @@
 //! Token state that must be remembered: opaque access tokens, refresh tokens, the revocation
 //! deny-list and the replay cache for one-time assertion ids.
 
-use super::{Consumed, Result, Store, on_pool};
+use super::{Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OpaqueTokenRow {
