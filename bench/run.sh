@@ -40,10 +40,8 @@
 
 set -Eeuo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
-LUA=$BENCH/request.lua
-RESULTS=$BENCH/results
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 QUICK=0
 for arg in "$@"; do
@@ -85,13 +83,7 @@ STORES=${BENCH_STORES:-$DEFAULT_STORES}
 WRK_THREADS=2
 WARMUP_SECONDS=1
 WARMUP_CONNECTIONS=16
-WRK_TIMEOUT=5s
-PG_HOST=127.0.0.1
-PG_PORT=5432
-PG_USER=postgres
-READY_WAIT=60 # seconds for a server to answer /readyz
-STOP_WAIT=10  # seconds for a graceful stop before SIGKILL
-BENCH_HOST=https://bench.portcullis.test
+# WRK_TIMEOUT, READY_WAIT, STOP_WAIT, the Postgres address and BENCH_HOST: bench/lib.sh.
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -110,38 +102,6 @@ done
 
 # ---- state for cleanup ----
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
-CURRENT_PID=""  # the one server (Portcullis or the ceiling) running, if any
-CURRENT_DB=""   # the one Postgres database existing, if any
-PSQL=(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -X -q -A -t -v ON_ERROR_STOP=1)
-export PGCONNECT_TIMEOUT=5
-
-stop_server() {
-    local pid=$CURRENT_PID
-    [[ -n $pid ]] || return 0
-    CURRENT_PID=""
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local i
-        for ((i = 0; i < STOP_WAIT * 10; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "process $pid did not stop within ${STOP_WAIT}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-drop_db() {
-    local db=$CURRENT_DB
-    [[ -n $db ]] || return 0
-    CURRENT_DB=""
-    timeout 30 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
-        timeout 30 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 ||
-        log "could not drop Postgres database $db; drop it by hand"
-}
 
 cleanup() {
     local rc=$?
@@ -155,90 +115,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- tools ----
-ensure_wrk() {
-    command -v wrk >/dev/null && return 0
-    local sudo=()
-    if [[ $(id -u) != 0 ]]; then
-        command -v sudo >/dev/null || die "wrk is missing and installing it needs root (apt-get install wrk)"
-        sudo=(sudo -n)
-    fi
-    log "installing wrk from Debian"
-    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -o DPkg::Lock::Timeout=120)
-    if ! "${apt[@]}" install -y -q wrk >&2; then
-        log "apt-get install failed; refreshing the package lists and retrying"
-        "${apt[@]}" update -q >&2 || die "apt-get update failed"
-        "${apt[@]}" install -y -q wrk >&2 || die "could not install wrk"
-    fi
-    command -v wrk >/dev/null || die "wrk still missing after apt-get install"
-}
-
-py() { python3 -c "$@"; }
-random_b64_32() { py 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
-free_port() { py 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-json_field() { py 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
-urlencode() { py 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
-# RFC 6749 §2.3.1: form-urlencode id and secret, then base64 "id:secret".
-basic_of() {
-    py 'import base64, sys, urllib.parse as u; q = lambda s: u.quote_plus(s, safe="")
-print(base64.b64encode((q(sys.argv[1]) + ":" + q(sys.argv[2])).encode()).decode())' "$1" "$2"
-}
-proc_mib() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-now_ns() { date +%s%N; }
-
-# Polls URL every 5 ms until it answers 200; prints the milliseconds since START_NS.
-wait_ready() { # url start_ns pid
-    py 'import os, sys, time, urllib.request
-url, start, pid, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-deadline = time.time() + limit
-while time.time() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            if r.status == 200:
-                print(round((time.time_ns() - start) / 1e6))
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.005)
-sys.exit(1)' "$1" "$2" "$3" "$READY_WAIT"
-}
-
 # ---- build ----
-if [[ -n ${BENCH_PREBUILT:-} ]]; then
-    # CI builds once and points here; see .ci/run.
-    log "using the programs built in $BENCH_PREBUILT"
-    for b in portcullis ceiling flows argon2; do
-        [[ -x $BENCH_PREBUILT/$b ]] || die "BENCH_PREBUILT: no $b in $BENCH_PREBUILT"
-        cp "$BENCH_PREBUILT/$b" "$WORK/$b"
-    done
-else
-    log "building the release server (cargo build --release --bin portcullis)"
-    (cd "$ROOT" && cargo build --release --bin portcullis) || die "cargo build --release failed"
-    TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-        py 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    [[ -x $TARGET_DIR/release/portcullis ]] || die "no binary at $TARGET_DIR/release/portcullis"
-    # Private copies: others may rebuild target/ while the benchmark runs.
-    cp "$TARGET_DIR/release/portcullis" "$WORK/portcullis"
-    log "building the bench programs (cargo bench --no-run --bench ceiling --bench flows --bench argon2)"
-    (cd "$ROOT" && cargo bench --no-run --bench ceiling --bench flows --bench argon2 --message-format=json) |
-        py 'import json, shutil, sys
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] in ("ceiling", "flows", "argon2"):
-        shutil.copy(m["executable"], sys.argv[1] + "/" + m["target"]["name"])' "$WORK" ||
-        die "cargo bench --no-run failed"
-    for b in ceiling flows argon2; do
-        [[ -x $WORK/$b ]] || die "the $b bench program was not built"
-    done
-fi
+# CI may build once and point BENCH_PREBUILT at the programs.
+build_programs ceiling flows argon2
 BIN=$WORK/portcullis
 
 ensure_wrk
@@ -253,10 +132,7 @@ TSV=$WORK/results.tsv
 : >"$OUT_LOG"
 : >"$TSV"
 
-GIT_REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain --untracked-files=no -- src bench Cargo.toml Cargo.lock migrations 2>/dev/null) ]]; then
-    GIT_REV="$GIT_REV (with uncommitted changes)"
-fi
+GIT_REV=$(git_rev)
 LOAD_BEFORE=$(loadavg)
 ADMIN_TOKEN=$(py 'import secrets; print(secrets.token_urlsafe(36))')
 
@@ -265,13 +141,6 @@ record() { # kind scenario connections rps p50 p99 errors detail rss
 }
 meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$TSV"; }
 note() { meta note "$1"; }
-
-server_log_tail() { # label file
-    {
-        echo "---- server log ($1), last 40 lines ----"
-        tail -n 40 "$2" 2>/dev/null || true
-    } >>"$OUT_LOG"
-}
 
 # Runs wrk once with REQUEST (the request.lua arguments); prints BENCH_RESULT's fields.
 run_wrk() { # connections duration label
@@ -302,41 +171,20 @@ measure() { # kind scenario
             record "$kind" "$scenario" "$c" 0 0 0 1 "wrk failed (see the .log)" "?"
             continue
         fi
-        local requests=0 rps=0 p50_ms=0 p99_ms=0 non200=0 socket_errors=0 statuses=- kv
-        for kv in $fields; do
-            case $kv in
-            requests=*) requests=${kv#*=} ;;
-            rps=*) rps=${kv#*=} ;;
-            p50_ms=*) p50_ms=${kv#*=} ;;
-            p99_ms=*) p99_ms=${kv#*=} ;;
-            non200=*) non200=${kv#*=} ;;
-            socket_errors=*) socket_errors=${kv#*=} ;;
-            statuses=*) statuses=${kv#*=} ;;
-            esac
-        done
+        local requests rps p50_ms p99_ms non200 socket_errors statuses duration_s
+        read_bench_result "$fields"
         local errors=$((non200 + socket_errors)) detail="-"
         ((errors > 0)) && detail="of $requests: wrong answers $statuses; socket errors $socket_errors"
         record "$kind" "$scenario" "$c" "$rps" "$p50_ms" "$p99_ms" "$errors" "$detail" "$(proc_mib "$CURRENT_PID" VmRSS)"
     done
 }
 
-# One request by hand with REQUEST; it must get the answer the scenario expects.
+# One request by hand with REQUEST; a wrong answer is noted.
 sanity() { # label
-    local method=${REQUEST[0]} path=${REQUEST[1]} status=${REQUEST[2]} expect=${REQUEST[3]} body=${REQUEST[4]}
-    local args=(-sS --max-time 10 -o "$WORK/sanity.out" -w '%{http_code}' -X "$method")
-    [[ $body != - ]] && args+=(--data-raw "$body")
-    local h
-    for h in "${REQUEST[@]:5}"; do args+=(-H "$h"); done
-    local code
-    code=$(curl "${args[@]}" "$BASE_URL$path") || code=000
-    if [[ $code != "$status" ]]; then
-        note "$1: sanity request answered $code, expected $status: $(head -c 300 "$WORK/sanity.out")"
+    sanity_request "$1" || {
+        note "$SANITY_ERROR"
         return 1
-    fi
-    if [[ $expect != - ]] && ! py 'import sys; body = open(sys.argv[1]).read(); sys.exit(0 if any(t in body for t in sys.argv[2].split("|")) else 1)' "$WORK/sanity.out" "$expect"; then
-        note "$1: sanity answer lacks '$expect': $(head -c 300 "$WORK/sanity.out")"
-        return 1
-    fi
+    }
 }
 
 # ---- the ceiling and the argon2 limit ----
@@ -387,12 +235,6 @@ run_argon2() {
 }
 
 # ---- Portcullis on one store ----
-admin() { # method path json-body out-file; prints the status code
-    curl -sS --max-time 10 -o "$4" -w '%{http_code}' -X "$1" \
-        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$BASE_URL/admin$2" || echo 000
-}
-
 # Registers what the scenarios need. Sets the *_ID / *_BASIC variables.
 register_all() { # dir
     local dir=$1 code
@@ -426,13 +268,6 @@ register_all() { # dir
     # A device (RFC 8628), public.
     reg device /clients '{"client_name":"bench TV","profile":"device"}' || return 1
     DEVICE_ID=$(json_field "$dir/device.json" client_id)
-}
-
-# A client-credentials access token of the service for RESOURCE.
-service_token() { # resource
-    curl -sS --max-time 10 -H "Authorization: Basic $SERVICE_BASIC" \
-        --data "grant_type=client_credentials&resource=$(urlencode "$1")" "$BASE_URL/token" |
-        py 'import json, sys; print(json.load(sys.stdin).get("access_token", ""))'
 }
 
 # Sets REQUEST for a scenario; fetches what it needs (fresh tokens, a device code) first, so
@@ -475,28 +310,6 @@ prepare() { # scenario
     esac
 }
 
-# Not in a subshell: it sets CURRENT_PID, BASE_URL and STARTUP_MS (exec to ready, in ms).
-start_portcullis() { # dir label
-    local dir=$1 label=$2 attempt port start ms
-    STARTUP_MS=""
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        BASE_URL=http://127.0.0.1:$port
-        start=$(now_ns)
-        (cd "$dir" && exec env -i "${SERVER_ENV[@]}" PORTCULLIS_BIND="127.0.0.1:$port" "$BIN" serve) \
-            >>"$dir/server.log" 2>&1 &
-        CURRENT_PID=$!
-        if ms=$(wait_ready "$BASE_URL/readyz" "$start" "$CURRENT_PID"); then
-            STARTUP_MS=$ms
-            return 0
-        fi
-        server_log_tail "$label start attempt $attempt" "$dir/server.log"
-        stop_server
-        grep -qi 'address already in use' "$dir/server.log" || break
-    done
-    return 1
-}
-
 run_store() { # store
     local store=$1 dir=$WORK/$store
     mkdir -p "$dir"
@@ -505,21 +318,16 @@ run_store() { # store
         SERVER_ENV+=(PORTCULLIS_DATABASE_URL="sqlite://$dir/portcullis.db")
     else
         local db="portcullis_bench_$$"
-        timeout 30 "${PSQL[@]}" -c "CREATE DATABASE \"$db\"" >/dev/null 2>"$dir/psql.err" || {
+        create_db "$db" "$dir/psql.err" || {
             record "$store" setup all 0 0 0 1 "CREATE DATABASE failed: $(head -c 200 "$dir/psql.err")" "?"
             return 1
         }
-        CURRENT_DB=$db
-        local auth=$PG_USER
-        if [[ -n ${PGPASSWORD:-} ]]; then
-            auth="$PG_USER:$(urlencode "$PGPASSWORD")"
-        fi
-        SERVER_ENV+=(PORTCULLIS_DATABASE_URL="postgres://$auth@$PG_HOST:$PG_PORT/$db"
+        SERVER_ENV+=(PORTCULLIS_DATABASE_URL="$(pg_url "$db")"
             PORTCULLIS_KEY_ENCRYPTION_KEY="$(random_b64_32)")
     fi
 
     # First start: migrations and key generation on an empty database.
-    if ! start_portcullis "$dir" "$store first"; then
+    if ! start_portcullis "$dir" "$dir/server.log" "$store first"; then
         record "$store" setup all 0 0 0 1 "server not ready within ${READY_WAIT}s (see the .log)" "?"
         return 1
     fi
@@ -532,7 +340,7 @@ run_store() { # store
     fi
     stop_server
     # Second start, on the database as it now is: the start-up a deployment sees.
-    if ! start_portcullis "$dir" "$store restart"; then
+    if ! start_portcullis "$dir" "$dir/server.log" "$store restart"; then
         record "$store" setup all 0 0 0 1 "server not ready after a restart (see the .log)" "?"
         return 1
     fi
@@ -599,12 +407,7 @@ run_ceiling || true
 
 PG_OK=1
 if [[ " $STORES " == *" postgres "* ]]; then
-    reason=""
-    if ! command -v psql >/dev/null; then
-        reason="psql is not installed"
-    elif ! timeout 10 "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>"$WORK/pg-check.err"; then
-        reason="cannot connect as $PG_USER to $PG_HOST:$PG_PORT: $(tr '\n' ' ' <"$WORK/pg-check.err" | head -c 200)"
-    fi
+    reason=$(pg_problem)
     if [[ -n $reason ]]; then
         PG_OK=0
         log "**************************************************************"
@@ -627,9 +430,9 @@ overrides=""
 meta mode "$MODE"
 meta commit "$GIT_REV"
 meta timestamp "$TS"
-meta machine "$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+meta machine "$(machine_summary)"
 meta kernel "$(uname -sr)"
-meta wrk "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2 || true)"
+meta wrk "$(wrk_version)"
 meta config "wrk ${WRK_THREADS} threads (1 at 1 connection), ${DURATION} s per row after a ${WARMUP_SECONDS} s warm-up at ${WARMUP_CONNECTIONS} connections per scenario, request timeout ${WRK_TIMEOUT}; server defaults apart from the store"
 meta overrides "$overrides"
 meta load "before: $LOAD_BEFORE; after: $(loadavg)"

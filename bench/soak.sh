@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/soak.sh — Portcullis under mixed high load for a long time, on Postgres (issue 9).
+# bench/soak.sh — Portcullis under mixed high load for a long time, on Postgres.
 #
 #   bash bench/soak.sh                   # 10 minutes (the figure for the note)
 #   SOAK_SECONDS=60 bash bench/soak.sh   # a short look
@@ -34,10 +34,8 @@
 
 set -Eeuo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
-LUA=$BENCH/request.lua
-RESULTS=$BENCH/results
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for arg in "$@"; do
     case $arg in
@@ -59,15 +57,9 @@ HOUSEKEEPING_INTERVAL=${SOAK_HOUSEKEEPING_INTERVAL:-30}
 CHUNK=60          # seconds per wrk run; the introspected token is fetched anew for each
 SAMPLE=10         # seconds between RSS samples
 OPAQUE_LIFETIME=60 # seconds an opaque token of the cc-opaque stream lives
-WRK_TIMEOUT=5s
 FLOW_SCENARIOS="consent signin sso refresh" # one worker each
 FLOW_GRACE=120     # seconds flows may run past the soak (their own set-up and warm-up)
-PG_HOST=127.0.0.1
-PG_PORT=5432
-PG_USER=postgres
-READY_WAIT=60
-STOP_WAIT=10
-BENCH_HOST=https://bench.portcullis.test
+# WRK_TIMEOUT, READY_WAIT, STOP_WAIT, the Postgres address and BENCH_HOST: bench/lib.sh.
 
 die() { echo "soak: error: $*" >&2; exit 1; }
 log() { echo "soak: $(date -u +%H:%M:%S) $*" >&2; }
@@ -89,26 +81,7 @@ fi
 
 # ---- state for cleanup ----
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-soak.XXXXXX")
-CURRENT_PID=""   # the server
-CURRENT_DB=""    # the Postgres database
 STREAM_PIDS=()   # wrk stream loops and flows processes
-PSQL=(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -X -q -A -t -v ON_ERROR_STOP=1)
-export PGCONNECT_TIMEOUT=5
-
-stop_pid() { # pid
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_WAIT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "process $pid did not stop within ${STOP_WAIT}s; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_streams() {
     local pid
@@ -119,22 +92,6 @@ stop_streams() {
         stop_pid "$pid"
     done
     STREAM_PIDS=()
-}
-
-stop_server() {
-    local pid=$CURRENT_PID
-    [[ -n $pid ]] || return 0
-    CURRENT_PID=""
-    stop_pid "$pid"
-}
-
-drop_db() {
-    local db=$CURRENT_DB
-    [[ -n $db ]] || return 0
-    CURRENT_DB=""
-    timeout 30 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
-        timeout 30 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 ||
-        log "could not drop Postgres database $db; drop it by hand"
 }
 
 cleanup() {
@@ -152,87 +109,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- tools (as in bench/run.sh) ----
-ensure_wrk() {
-    command -v wrk >/dev/null && return 0
-    local sudo=()
-    if [[ $(id -u) != 0 ]]; then
-        command -v sudo >/dev/null || die "wrk is missing and installing it needs root (apt-get install wrk)"
-        sudo=(sudo -n)
-    fi
-    log "installing wrk from Debian"
-    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -o DPkg::Lock::Timeout=120)
-    if ! "${apt[@]}" install -y -q wrk >&2; then
-        "${apt[@]}" update -q >&2 || die "apt-get update failed"
-        "${apt[@]}" install -y -q wrk >&2 || die "could not install wrk"
-    fi
-    command -v wrk >/dev/null || die "wrk still missing after apt-get install"
-}
-
-py() { python3 -c "$@"; }
-random_b64_32() { py 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
-free_port() { py 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-json_field() { py 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
-urlencode() { py 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
-# RFC 6749 §2.3.1: form-urlencode id and secret, then base64 "id:secret".
-basic_of() {
-    py 'import base64, sys, urllib.parse as u; q = lambda s: u.quote_plus(s, safe="")
-print(base64.b64encode((q(sys.argv[1]) + ":" + q(sys.argv[2])).encode()).decode())' "$1" "$2"
-}
-proc_mib() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-wait_ready() { # url pid
-    py 'import os, sys, time, urllib.request
-url, pid, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-deadline = time.time() + limit
-while time.time() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.05)
-sys.exit(1)' "$1" "$2" "$READY_WAIT"
-}
-
 # ---- build ----
-if [[ -n ${BENCH_PREBUILT:-} ]]; then
-    log "using the programs built in $BENCH_PREBUILT"
-    for b in portcullis flows; do
-        [[ -x $BENCH_PREBUILT/$b ]] || die "BENCH_PREBUILT: no $b in $BENCH_PREBUILT"
-        cp "$BENCH_PREBUILT/$b" "$WORK/$b"
-    done
-else
-    command -v cargo >/dev/null || die "cargo is required (or set BENCH_PREBUILT)"
-    log "building the release server (cargo build --release --bin portcullis)"
-    (cd "$ROOT" && cargo build --release --bin portcullis) || die "cargo build --release failed"
-    TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-        py 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    [[ -x $TARGET_DIR/release/portcullis ]] || die "no binary at $TARGET_DIR/release/portcullis"
-    cp "$TARGET_DIR/release/portcullis" "$WORK/portcullis"
-    log "building the flows client (cargo bench --no-run --bench flows)"
-    (cd "$ROOT" && cargo bench --no-run --bench flows --message-format=json) |
-        py 'import json, shutil, sys
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "flows":
-        shutil.copy(m["executable"], sys.argv[1] + "/flows")' "$WORK" ||
-        die "cargo bench --no-run failed"
-    [[ -x $WORK/flows ]] || die "the flows bench program was not built"
-fi
+build_programs flows
 BIN=$WORK/portcullis
 ensure_wrk
-timeout 10 "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>"$WORK/pg-check.err" ||
-    die "cannot connect as $PG_USER to $PG_HOST:$PG_PORT: $(tr '\n' ' ' <"$WORK/pg-check.err" | head -c 200)"
+reason=$(pg_problem)
+[[ -z $reason ]] || die "$reason"
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS"
@@ -244,49 +126,21 @@ META=$WORK/meta.tsv
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 note() { meta note "$1"; log "$1"; }
 
-GIT_REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain --untracked-files=no -- src bench Cargo.toml Cargo.lock migrations 2>/dev/null) ]]; then
-    GIT_REV="$GIT_REV (with uncommitted changes)"
-fi
+GIT_REV=$(git_rev)
 LOAD_BEFORE=$(loadavg)
 ADMIN_TOKEN=$(py 'import secrets; print(secrets.token_urlsafe(36))')
 
 # ---- the server on a fresh database ----
 DB="portcullis_soak_$$"
-timeout 30 "${PSQL[@]}" -c "CREATE DATABASE \"$DB\"" >/dev/null 2>"$WORK/psql.err" ||
-    die "CREATE DATABASE failed: $(head -c 200 "$WORK/psql.err")"
-CURRENT_DB=$DB
+create_db "$DB" "$WORK/psql.err" || die "CREATE DATABASE failed: $(head -c 200 "$WORK/psql.err")"
 DB_PSQL=(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -X -q -A -t -v ON_ERROR_STOP=1)
-PG_AUTH=$PG_USER
-[[ -n ${PGPASSWORD:-} ]] && PG_AUTH="$PG_USER:$(urlencode "$PGPASSWORD")"
 SERVER_LOG=$WORK/server.log
 SERVER_ENV=(PATH=/usr/bin:/bin HOME="$WORK" NO_COLOR=1
     PORTCULLIS_ADMIN_TOKEN="$ADMIN_TOKEN"
-    PORTCULLIS_DATABASE_URL="postgres://$PG_AUTH@$PG_HOST:$PG_PORT/$DB"
+    PORTCULLIS_DATABASE_URL="$(pg_url "$DB")"
     PORTCULLIS_KEY_ENCRYPTION_KEY="$(random_b64_32)"
     PORTCULLIS_HOUSEKEEPING_ENABLED=true
     PORTCULLIS_HOUSEKEEPING_INTERVAL="$HOUSEKEEPING_INTERVAL")
-
-start_portcullis() { # sets CURRENT_PID and BASE_URL
-    local attempt port
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        BASE_URL=http://127.0.0.1:$port
-        (cd "$WORK" && exec env -i "${SERVER_ENV[@]}" PORTCULLIS_BIND="127.0.0.1:$port" "$BIN" serve) \
-            >>"$SERVER_LOG" 2>&1 &
-        CURRENT_PID=$!
-        wait_ready "$BASE_URL/readyz" "$CURRENT_PID" && return 0
-        stop_server
-        grep -qi 'address already in use' "$SERVER_LOG" || break
-    done
-    return 1
-}
-
-admin() { # method path json-body out-file; prints the status code
-    curl -sS --max-time 10 -o "$4" -w '%{http_code}' -X "$1" \
-        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$BASE_URL/admin$2" || echo 000
-}
 
 reg() { # name path json -> $WORK/reg-name.json, must be 201
     local code
@@ -306,13 +160,6 @@ register_all() {
     reg res-introspect /resources "{\"identifier\":\"$BENCH_HOST/introspect\",\"name\":\"soak introspected\",\"scopes\":[\"bench.read\"],\"access_token_format\":\"opaque\",\"client_id\":\"$INTRO_ID\"}"
     reg service /clients "{\"client_name\":\"soak service\",\"profile\":\"service\",\"scope\":\"bench.read\",\"allowed_resources\":[\"$BENCH_HOST/es256\",\"$BENCH_HOST/opaque\",\"$BENCH_HOST/introspect\"]}"
     SERVICE_BASIC=$(basic_of "$(json_field "$WORK/reg-service.json" client_id)" "$(json_field "$WORK/reg-service.json" client_secret)")
-}
-
-# A client-credentials access token of the service for RESOURCE.
-service_token() { # resource
-    curl -sS --max-time 10 -H "Authorization: Basic $SERVICE_BASIC" \
-        --data "grant_type=client_credentials&resource=$(urlencode "$1")" "$BASE_URL/token" |
-        py 'import json, sys; print(json.load(sys.stdin).get("access_token", ""))' 2>/dev/null || true
 }
 
 # Sets REQUEST (bench/request.lua's arguments) for a wrk stream.
@@ -337,18 +184,9 @@ prepare() { # stream
     esac
 }
 
-# One request by hand with REQUEST; it must get the answer the stream expects.
+# One request by hand with REQUEST; a wrong answer ends the soak before it starts.
 sanity() { # stream
-    local method=${REQUEST[0]} path=${REQUEST[1]} status=${REQUEST[2]} expect=${REQUEST[3]} body=${REQUEST[4]}
-    local args=(-sS --max-time 10 -o "$WORK/sanity.out" -w '%{http_code}' -X "$method")
-    [[ $body != - ]] && args+=(--data-raw "$body")
-    local h code
-    for h in "${REQUEST[@]:5}"; do args+=(-H "$h"); done
-    code=$(curl "${args[@]}" "$BASE_URL$path") || code=000
-    [[ $code == "$status" ]] || die "$1: sanity request answered $code, expected $status: $(head -c 300 "$WORK/sanity.out")"
-    if [[ $expect != - ]] && ! grep -qF -- "$expect" "$WORK/sanity.out"; then
-        die "$1: sanity answer lacks '$expect': $(head -c 300 "$WORK/sanity.out")"
-    fi
+    sanity_request "$1" || die "$SANITY_ERROR"
 }
 
 # A wrk stream, in the background: wrk runs of at most CHUNK seconds until END_S, each a line
@@ -381,19 +219,8 @@ wrk_stream() { # name connections threads
             cat "$WORK/wrk-$name.txt"
         } >>"$raw"
         fields=$(grep -m1 '^BENCH_RESULT ' "$WORK/wrk-$name.txt" | cut -d' ' -f2-) || fields=""
-        local requests=0 duration_s=0 rps=0 p50_ms=0 p99_ms=0 non200=0 socket_errors=0 statuses=- kv
-        for kv in $fields; do
-            case $kv in
-            requests=*) requests=${kv#*=} ;;
-            duration_s=*) duration_s=${kv#*=} ;;
-            rps=*) rps=${kv#*=} ;;
-            p50_ms=*) p50_ms=${kv#*=} ;;
-            p99_ms=*) p99_ms=${kv#*=} ;;
-            non200=*) non200=${kv#*=} ;;
-            socket_errors=*) socket_errors=${kv#*=} ;;
-            statuses=*) statuses=${kv#*=} ;;
-            esac
-        done
+        local requests duration_s rps p50_ms p99_ms non200 socket_errors statuses
+        read_bench_result "$fields"
         [[ -n $fields ]] || { statuses=no-result; non200=1; }
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((now - T0)) "$duration_s" "$requests" "$rps" \
             "$p50_ms" "$p99_ms" "$non200" "$socket_errors" "$statuses" "$rc" >>"$out"
@@ -418,7 +245,7 @@ row_counts() { # out-file
 }
 
 log "starting the server on Postgres database $DB (housekeeping every ${HOUSEKEEPING_INTERVAL}s)"
-start_portcullis || {
+start_portcullis "$WORK" "$SERVER_LOG" soak || {
     tail -n 40 "$SERVER_LOG" >&2 || true
     die "the server was not ready within ${READY_WAIT}s"
 }
@@ -525,9 +352,9 @@ meta baseline_at "$BASELINE_AT"
 meta housekeeping_interval "$HOUSEKEEPING_INTERVAL"
 meta opaque_lifetime "$OPAQUE_LIFETIME"
 meta server_died "$SERVER_DIED"
-meta machine "$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+meta machine "$(machine_summary)"
 meta postgres "$(timeout 10 "${PSQL[@]}" -c 'SHOW server_version' 2>/dev/null || echo unknown)"
-meta wrk "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2 || true)"
+meta wrk "$(wrk_version)"
 meta load "before: $LOAD_BEFORE; after: $(loadavg)"
 meta raw_log "bench/results/$(basename "$OUT_LOG")"
 
