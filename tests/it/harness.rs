@@ -69,6 +69,13 @@ impl Backend {
             }
             Backend::Postgres => {
                 let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    // CI sets this: there a missing Postgres is a failure, not a skip.
+                    if std::env::var("PORTCULLIS_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                        panic!(
+                            "PORTCULLIS_TEST_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set: \
+                             {test} cannot run its Postgres half"
+                        );
+                    }
                     loud_skip(test);
                     return None;
                 };
