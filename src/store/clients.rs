@@ -1,6 +1,6 @@
 //! Registered clients and their secrets (SHA-256 digests only).
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, on_pool};
 
 macro_rules! insert_secret {
@@ -59,8 +59,7 @@ impl Store {
         secret: Option<&ClientSecretRow>,
         audit: &AuditEvent,
     ) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             sqlx::query(
                 "INSERT INTO clients (client_id, client_name, profile, token_endpoint_auth_method, \
                  metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -77,10 +76,9 @@ impl Store {
             if let Some(s) = secret {
                 insert_secret!(&mut *tx, s);
             }
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(Wrote::Changed(()))
+        })
+        .await)
     }
 
     /// Replaces a client's metadata; with `secret`, adds it (a client switched to a secret-based
@@ -91,8 +89,7 @@ impl Store {
         secret: Option<&ClientSecretRow>,
         audit: &AuditEvent,
     ) -> Result<bool> {
-        let updated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE clients SET client_name = $2, profile = $3, \
                  token_endpoint_auth_method = $4, metadata = $5, updated_at = $6 \
@@ -107,16 +104,14 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 1 {
-                if let Some(s) = secret {
-                    insert_secret!(&mut *tx, s);
-                }
-                insert_audit!(&mut *tx, audit);
+            if n == 1
+                && let Some(s) = secret
+            {
+                insert_secret!(&mut *tx, s);
             }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(updated)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<Option<ClientRow>> {
@@ -162,20 +157,15 @@ impl Store {
     }
 
     pub async fn delete_client(&self, client_id: &str, audit: &AuditEvent) -> Result<bool> {
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                 .bind(client_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(deleted)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     /// The client and the digests of its secrets that still authenticate at `now`, each with
@@ -238,8 +228,7 @@ impl Store {
         old_expire_at: i64,
         audit: &AuditEvent,
     ) -> Result<bool> {
-        let rotated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let exists = sqlx::query_scalar::<_, String>(
                 "SELECT client_id FROM clients WHERE client_id = $1",
             )
@@ -257,11 +246,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 insert_secret!(&mut *tx, secret);
-                insert_audit!(&mut *tx, audit);
             }
-            tx.commit().await?;
-            exists
-        });
-        Ok(rotated)
+            Ok(Wrote::changed_if(exists))
+        })
+        .await)
     }
 }

@@ -1,5 +1,5 @@
 //! Authorization codes (RFC 6749 §4.1.2): stored only as SHA-256, taken once by one atomic
-//! statement (DESIGN.md "Store": single use is a take, never get-then-delete).
+//! statement (single use, §4.1.2 and §10.5, is a take, never get-then-delete).
 
 use super::tokens::{insert_issued, insert_opaque, insert_refresh};
 use super::{Consumed, IssuedRows, OpaqueTokenRow, RefreshTokenRow, Result, Store, on_pool};

@@ -1,7 +1,6 @@
-//! Security events in `audit_events` (issue 9, `src/audit.rs`): written one at a time outside
-//! any other transaction (admin changes keep writing theirs inside the change's transaction,
-//! `insert_audit!`), read back with filters and a keyset cursor, and purged after the
-//! retention period.
+//! Security events in `audit_events` (`src/audit.rs`): written one at a time outside any
+//! other transaction (admin changes write theirs inside the change's transaction, `audited`),
+//! read back with filters and a keyset cursor, and purged after the retention period.
 
 use super::admin::insert_audit;
 use super::{AuditEvent, Result, Store, on_pool};
@@ -27,9 +26,7 @@ impl Store {
     /// Records one event on its own (a security event has no change to share a transaction
     /// with).
     pub async fn insert_audit_event(&self, event: &AuditEvent) -> Result<()> {
-        on_pool!(self, pool => {
-            insert_audit!(pool, event);
-        });
+        on_pool!(self, pool => insert_audit(pool, event).await)?;
         Ok(())
     }
 

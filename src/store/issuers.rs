@@ -2,7 +2,7 @@
 //! assertions the bearer grants accept. `issuer` is the JWT `iss` or the SAML entity id; the
 //! rest of the registration is JSON in `config`.
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,8 +28,7 @@ macro_rules! select_issuers {
 impl Store {
     /// A second issuer of the same kind and identifier is `StoreError::Conflict`.
     pub async fn insert_issuer(&self, r: &IssuerRow, audit: &AuditEvent) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             sqlx::query(
                 "INSERT INTO assertion_issuers (id, kind, issuer, config, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -42,15 +41,13 @@ impl Store {
             .bind(r.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(Wrote::Changed(()))
+        })
+        .await)
     }
 
     pub async fn update_issuer(&self, r: &IssuerRow, audit: &AuditEvent) -> Result<bool> {
-        let updated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE assertion_issuers SET kind = $2, issuer = $3, config = $4, \
                  updated_at = $5 WHERE id = $1",
@@ -63,13 +60,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(updated)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     pub async fn get_issuer(&self, id: &str) -> Result<Option<IssuerRow>> {
@@ -103,19 +96,14 @@ impl Store {
     }
 
     pub async fn delete_issuer(&self, id: &str, audit: &AuditEvent) -> Result<bool> {
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query("DELETE FROM assertion_issuers WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(deleted)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 }

@@ -1,6 +1,6 @@
 //! Signing keys: private keys sealed under the KEK, public JWKs in clear.
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -52,8 +52,7 @@ impl Store {
             Store::Postgres(_) => Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
             Store::Sqlite(_) => None,
         };
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             if let Some(lock) = serialise {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
@@ -98,12 +97,9 @@ impl Store {
                     .await?;
                 }
             }
-            if let Some(event) = audit {
-                insert_audit!(&mut *tx, event);
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(Wrote::Changed(()))
+        })
+        .await)
     }
 
     /// Every key row, unpublished ones too, newest first.
@@ -117,7 +113,7 @@ impl Store {
     }
 
     /// Replaces every row's sealed private key with `reseal(row)` in one transaction (a KEK
-    /// change, issue #9), with its audit event; the first error rolls everything back. On
+    /// change), with its audit event; the first error rolls everything back. On
     /// Postgres the table is locked against writers first, so a key inserted meanwhile cannot
     /// stay under the old KEK; on SQLite a writer that commits between the read and the
     /// updates makes the transaction fail (WAL snapshot), never half-apply.
@@ -128,8 +124,7 @@ impl Store {
     ) -> std::result::Result<usize, E> {
         let db = |e: sqlx::Error| E::from(StoreError::from(e));
         let postgres = matches!(self, Store::Postgres(_));
-        let count = on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db)?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             if postgres {
                 sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
                     .execute(&mut *tx)
@@ -152,23 +147,8 @@ impl Store {
                     .await
                     .map_err(db)?;
             }
-            // insert_audit!'s `?` wants a StoreError; this method's error is the caller's.
-            sqlx::query(
-                "INSERT INTO audit_events (id, at, actor, action, target, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&audit.id)
-            .bind(audit.at)
-            .bind(&audit.actor)
-            .bind(&audit.action)
-            .bind(&audit.target)
-            .bind(&audit.detail)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            tx.commit().await.map_err(db)?;
-            rows.len()
-        });
-        Ok(count)
+            Ok(Wrote::Changed(rows.len()))
+        })
+        .await)
     }
 }

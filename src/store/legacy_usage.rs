@@ -1,5 +1,5 @@
-//! Uses of the legacy flows (issue 7), counted per client, flow and UTC day: one upsert per
-//! use, so uses on several nodes at once all count.
+//! Uses of the legacy flows (implicit and password, RFC 9700 §2.1.2 and §2.4), counted per
+//! client, flow and UTC day: one upsert per use, so uses on several nodes at once all count.
 
 use super::{Result, Store, on_pool};
 

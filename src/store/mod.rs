@@ -1,4 +1,4 @@
-//! The store (DESIGN.md "Store"): one method per use case, each atomic on its own, over
+//! The store: one method per use case, each atomic on its own, over
 //! SQLite or Postgres. SQL text is shared where the dialects agree (`$1` placeholders work on
 //! both); `on_pool!` expands a body once per backend so each arm is type-checked against its
 //! own driver. Times are Unix seconds (`BIGINT`), ids are text, JSON is text: the same on both.

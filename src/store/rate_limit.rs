@@ -1,4 +1,4 @@
-//! The token endpoint's per-client request counts (issue 9, `src/rate_limit.rs`): one row per
+//! The token endpoint's per-client request counts (`src/rate_limit.rs`): one row per
 //! client and one-minute window, to which each node adds what it admitted about once a second.
 
 use super::{Result, Store, on_pool};

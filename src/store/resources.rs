@@ -1,6 +1,6 @@
 //! Resource servers (APIs): the audiences tokens are minted for.
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,8 +29,7 @@ macro_rules! select_resources {
 
 impl Store {
     pub async fn insert_resource(&self, r: &ResourceRow, audit: &AuditEvent) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             sqlx::query(
                 "INSERT INTO resources (id, identifier, name, scopes, access_token_lifetime, \
                  access_token_format, signing_alg, client_id, created_at, updated_at) \
@@ -48,15 +47,13 @@ impl Store {
             .bind(r.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(Wrote::Changed(()))
+        })
+        .await)
     }
 
     pub async fn update_resource(&self, r: &ResourceRow, audit: &AuditEvent) -> Result<bool> {
-        let updated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE resources SET identifier = $2, name = $3, scopes = $4, \
                  access_token_lifetime = $5, access_token_format = $6, signing_alg = $7, \
@@ -74,13 +71,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(updated)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     pub async fn get_resource(&self, id: &str) -> Result<Option<ResourceRow>> {
@@ -125,20 +118,15 @@ impl Store {
     }
 
     pub async fn delete_resource(&self, id: &str, audit: &AuditEvent) -> Result<bool> {
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query("DELETE FROM resources WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(deleted)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     /// The longest access-token lifetime any resource sets: retired signing keys stay

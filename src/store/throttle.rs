@@ -1,8 +1,8 @@
-//! Sign-in throttle counters (DESIGN.md "Scaling out": rate-limit counters that matter for
-//! security live in the store). Each failure is one atomic upsert, so failures that land on
+//! Sign-in throttle counters: they live in the store, not in a node's memory, so that
+//! guesses spread over several nodes are counted together. Each failure is one atomic upsert, so failures that land on
 //! several nodes at once all count.
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -125,18 +125,16 @@ impl Store {
         key: &str,
         audit: &AuditEvent,
     ) -> Result<bool> {
-        let cleared = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query("DELETE FROM sign_in_throttle WHERE throttle_key = $1")
                 .bind(key)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(cleared)
+            // The event records the admin's act, which happened even without a counter.
+            Ok(Wrote::Changed(n == 1))
+        })
+        .await)
     }
 
     /// Deletes counters that no longer block and whose last failure is older than

@@ -1,4 +1,4 @@
-//! Cutting a user off (issue 4: an admin disables or deletes them): every grant they hold is
+//! Cutting a user off (an admin disables or deletes them): every grant they hold is
 //! revoked through the deny-list, their refresh tokens, opaque access tokens, unused codes and
 //! browser sessions are deleted, and the clients of those sessions are returned so each can be
 //! sent a Logout Token. One transaction.

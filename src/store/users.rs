@@ -1,7 +1,7 @@
 //! Local user accounts: the stable opaque `sub`, a unique username, the argon2id PHC string
 //! and the OIDC claims as JSON text.
 
-use super::admin::insert_audit;
+use super::admin::{Wrote, audited};
 use super::{AuditEvent, Result, Store, on_pool};
 
 /// `SELECT … FROM users` followed by the given clause, as one literal.
@@ -49,8 +49,7 @@ impl std::fmt::Debug for UserRow {
 impl Store {
     /// A taken username is `StoreError::Conflict`.
     pub async fn insert_user(&self, user: &UserRow, audit: &AuditEvent) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             sqlx::query(
                 "INSERT INTO users (id, username, password_hash, claims, disabled, created_at, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -64,10 +63,9 @@ impl Store {
             .bind(user.updated_at)
             .execute(&mut *tx)
             .await?;
-            insert_audit!(&mut *tx, audit);
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(Wrote::Changed(()))
+        })
+        .await)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<UserRow>> {
@@ -104,8 +102,7 @@ impl Store {
     /// (`None` keeps the current one). Returns false when the user does not exist; a taken
     /// username is `StoreError::Conflict`.
     pub async fn update_user(&self, user: &UserRow, audit: &AuditEvent) -> Result<bool> {
-        let updated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE users SET username = $2, claims = $3, disabled = $4, updated_at = $5, \
                  password_hash = COALESCE($6, password_hash) WHERE id = $1",
@@ -119,13 +116,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(updated)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     /// Returns false when the user does not exist.
@@ -136,8 +129,7 @@ impl Store {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<bool> {
-        let updated = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
             )
@@ -147,31 +139,22 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(updated)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     /// The user's sessions and consents go with them (`ON DELETE CASCADE`).
     pub async fn delete_user(&self, id: &str, audit: &AuditEvent) -> Result<bool> {
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_pool!(self, pool => audited(pool, audit, async |tx| {
             let n = sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if n == 1 {
-                insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            n == 1
-        });
-        Ok(deleted)
+            Ok(Wrote::changed_if(n == 1))
+        })
+        .await)
     }
 
     /// Users whose `email` claim equals `email`, ignoring case; at most `limit`. Emails are not
