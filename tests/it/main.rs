@@ -42,6 +42,7 @@ mod rate_limit;
 mod refresh;
 mod revocation;
 mod saml_bearer;
+mod schema;
 mod secrets_at_rest;
 mod throttle;
 mod token_endpoint;
