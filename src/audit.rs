@@ -1,4 +1,4 @@
-//! Security events (issue 9): sign-ins, lockouts, consent, revocation, replays. Each is written
+//! Security events: sign-ins, lockouts, consent, revocation, replays. Each is written
 //! to `audit_events` (beside the admin changes, which their own transactions record) and to the
 //! structured log with the same fields, and `GET /admin/events` / `portcullis events` read them.
 //! Routine token issuance is not an event: it goes to the log and metrics only, so the token
@@ -11,7 +11,18 @@
 
 use serde_json::Value;
 
-use crate::store::{AuditEvent, EventFilter, Store};
+use crate::store::{AuditEvent, EventFilter, Page, Store};
+
+/// Who acted, as the audit trail records it: an admin token's actor, `cli`, or for security
+/// events the address, user or client behind them.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn cli() -> Self {
+        Actor("cli".into())
+    }
+}
 
 /// Event types (`action`), besides the admin changes (`client.create`, `keys.rotate`, …).
 pub mod action {
@@ -125,7 +136,7 @@ pub async fn list(
     store: &Store,
     query: &EventQuery,
 ) -> Result<EventPage, crate::error::OAuthError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, crate::admin::Page::MAX);
+    let limit = query.limit.unwrap_or(50).clamp(1, Page::MAX);
     let before = match query.cursor.as_deref() {
         None => None,
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {

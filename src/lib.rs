@@ -1,12 +1,13 @@
 //! Portcullis: an OAuth 2.0 / OpenID Connect authorization server.
 //!
 //! `app(state)` is the whole HTTP surface; `run(listener, state, shutdown)` serves it. Tests
-//! build the real app on `127.0.0.1:0` the same way `main` does. The KEK's sources are
-//! `keys::kek_file`.
+//! build the real app on `127.0.0.1:0` the same way `main` does. `resolve_kek` picks the
+//! key-encryption key from the config, or from `keys::kek_file`'s generated file.
 
 pub mod admin;
 pub mod audit;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod error;
 /// Entry points for `fuzz/` and the property tests; not an API.
@@ -36,8 +37,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use config::Config;
-use keys::kek_file::KekSource;
-pub use keys::kek_file::resolve_kek;
+use keys::KeyRing;
+use keys::kek::Kek;
+use keys::kek_file::{self, KekSource};
 use state::AppState;
 use store::Store;
 
@@ -48,18 +50,77 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Connects to the configured database, applies migrations and loads (or generates) keys.
 /// Returns the state and warnings for the operator.
 pub async fn bootstrap(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
+    let store = open_store(&config).await?;
+    let (kek, warnings) = unlock_keys(&config, &store).await?;
+    let state = AppState::new(config, store, kek).await?;
+    Ok((state, warnings))
+}
+
+/// The configured database, with every migration applied.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect_with(&config.database_url, &config.database).await?;
     store.migrate().await?;
+    Ok(store)
+}
+
+/// The KEK for `store`'s signing keys, after settling a `keys rotate-kek` that was cut short.
+/// Returns warnings for the operator.
+pub async fn unlock_keys(config: &Config, store: &Store) -> anyhow::Result<(Kek, Vec<String>)> {
     let mut warnings = Vec::new();
-    if let KekSource::GeneratedFile(path) = KekSource::of(&config)
-        && let Some(done) = keys::kek_file::finish_interrupted_rotation(&store, &path).await?
+    if let KekSource::GeneratedFile(path) = kek_source(config)
+        && let Some(done) = kek_file::finish_interrupted_rotation(store, &path).await?
     {
         warnings.push(done);
     }
-    let (kek, more) = resolve_kek(&config)?;
+    let (kek, more) = resolve_kek(config)?;
     warnings.extend(more);
-    let state = AppState::new(config, store, kek).await?;
-    Ok((state, warnings))
+    Ok((kek, warnings))
+}
+
+/// The signing key ring over a migrated `store` (generating keys on first start), for the
+/// commands that read or write keys without serving. Returns warnings for the operator.
+pub async fn load_keys(
+    config: &Config,
+    store: &Store,
+    now: i64,
+) -> anyhow::Result<(KeyRing, Vec<String>)> {
+    let (kek, warnings) = unlock_keys(config, store).await?;
+    Ok((KeyRing::load_or_generate(store, kek, now).await?, warnings))
+}
+
+/// Where this config's KEK comes from.
+pub fn kek_source(config: &Config) -> KekSource {
+    KekSource::of(config.key_encryption_key.is_some(), &config.database_url)
+}
+
+/// The configured KEK with its old one, if any; `None` when the config sets neither.
+pub fn configured_kek(config: &Config) -> Result<Option<Kek>, keys::KeyError> {
+    let Some(key) = &config.key_encryption_key else {
+        return Ok(None);
+    };
+    let kek = Kek::from_bytes(key.expose())?;
+    Ok(Some(match &config.key_encryption_key_old {
+        Some(old) => kek.with_old(Kek::from_bytes(old.expose())?),
+        None => kek,
+    }))
+}
+
+/// The KEK for this config, creating the generated file on first start. Returns warnings for
+/// the operator.
+pub fn resolve_kek(config: &Config) -> anyhow::Result<(Kek, Vec<String>)> {
+    if let Some(kek) = configured_kek(config)? {
+        return Ok((kek, Vec::new()));
+    }
+    match kek_source(config) {
+        KekSource::GeneratedFile(path) => {
+            let (kek, warning) = kek_file::load_or_create(&path)?;
+            Ok((kek, vec![warning]))
+        }
+        _ => Ok((
+            Kek::from_bytes(&crate::secret::random_bytes::<32>())?,
+            Vec::new(),
+        )),
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests. Reloads the key ring on

@@ -50,9 +50,24 @@ impl Cidr {
     }
 }
 
-/// The configured trusted proxies; entries were checked by `Config::validate`.
-pub fn trusted(config: &[String]) -> Vec<Cidr> {
-    config.iter().filter_map(|c| Cidr::parse(c)).collect()
+/// `10.0.0.0/8`; one address prints with its full prefix (`192.0.2.1/32`).
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl serde::Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// RFC 8252 §7.3 / §8.3: loopback interface redirects. `localhost` is accepted as loopback for
+/// an issuer in development but linted for redirect URIs (§8.3 prefers the IP literal).
+pub fn is_loopback_host(host: Option<&str>) -> bool {
+    matches!(host, Some("127.0.0.1" | "[::1]" | "::1" | "localhost"))
+        || host.is_some_and(|h| h.starts_with("127."))
 }
 
 /// The client address of a request that arrived from `peer`.
@@ -119,7 +134,7 @@ mod tests {
 
     #[test]
     fn rightmost_untrusted_hop() {
-        let trusted = trusted(&["10.0.0.0/8".into()]);
+        let trusted: Vec<Cidr> = Cidr::parse("10.0.0.0/8").into_iter().collect();
         let mut h = HeaderMap::new();
         h.append(
             "x-forwarded-for",

@@ -69,6 +69,22 @@ pub fn sha256_hex(value: &str) -> String {
     out
 }
 
+/// A 256-bit key written in standard or URL-safe base64, with or without padding (what
+/// `key_encryption_key` and the generated `<db>.kek` file hold). The error says what is wrong,
+/// never the text.
+pub fn decode_key_base64(text: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::STANDARD;
+    let text = text.trim();
+    let bytes = STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+        .map_err(|_| "not valid base64".to_string())?;
+    let len = bytes.len();
+    bytes
+        .try_into()
+        .map_err(|_| format!("must decode to 32 bytes, got {len}"))
+}
+
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }

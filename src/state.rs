@@ -1,8 +1,8 @@
-//! Everything a request needs, built once at start and shared (DESIGN.md: no globals).
+//! Everything a request needs, built once at start and shared: no globals.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
+pub use crate::clock::Clock;
 use crate::config::Config;
 use crate::grants::GrantRegistry;
 use crate::keys::KeyRing;
@@ -38,7 +38,7 @@ pub struct AppState {
     pub discovery: Arc<[u8]>,
     /// Delivers back-channel Logout Tokens (`oauth::backchannel_logout`): bounded, no redirects.
     pub backchannel_http: reqwest::Client,
-    /// `http.trusted_proxies`, parsed once.
+    /// `http.trusted_proxies`, parsed when the config was read.
     pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
     pub templates: Templates,
@@ -55,7 +55,7 @@ impl AppState {
             issuer: config.issuer(),
             grants: GrantRegistry::from_config(&config),
             bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
-            trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
+            trusted_proxies: config.http.trusted_proxies.clone(),
             clients: ClientCache::new(config.clients.cache_ttl),
             resources: ResourceCache::new(config.clients.cache_ttl),
             deny_list: DenyListCache::new(config.tokens.revocation_cache_ttl),
@@ -89,40 +89,5 @@ impl AppState {
             .unwrap_or(0)
             .max(0) as u64;
         Ok(by_resource.max(self.config.tokens.access_token_lifetime))
-    }
-}
-
-/// Unix time in seconds. Protocol code receives `now` from here and never reads the system
-/// clock itself; tests move the offset to exercise expiry without sleeping, and freeze it
-/// where an assertion sits on a one-second boundary (a real second ticking over between two
-/// reads would otherwise make such a test flaky).
-#[derive(Default)]
-pub struct Clock {
-    offset: AtomicI64,
-    /// When set, the wall-clock reading at which time stopped; `advance` still moves it.
-    frozen_at: std::sync::OnceLock<i64>,
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        let base = match self.frozen_at.get() {
-            Some(at) => *at,
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
-        };
-        base + self.offset.load(Ordering::Relaxed)
-    }
-
-    /// Stops the clock at the present moment (for tests); only `advance` moves it after this.
-    pub fn freeze(&self) {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let _ = self.frozen_at.set(wall);
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.offset.fetch_add(seconds, Ordering::Relaxed);
     }
 }

@@ -1,4 +1,4 @@
-//! Housekeeping (issue 9): a background task that deletes rows nothing can need any more, so
+//! Housekeeping: a background task that deletes rows nothing can need any more, so
 //! tables do not grow without end. One pass visits every table that expires, deleting in
 //! batches of `housekeeping.batch_size` (each batch one short statement) until a batch comes
 //! back short, and yields between batches.
@@ -25,8 +25,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// The tables a pass purges, in the order it visits them (also the `table` label of
 /// `portcullis_purged_rows_total`).
@@ -77,20 +78,35 @@ pub async fn housekeeping(state: Arc<AppState>) {
     }
 }
 
-/// One pass over every table. `progress` hears each table's count as it finishes. Logs one
-/// line with the counts and adds them to `portcullis_purged_rows_total{table}`.
+/// One pass over every table of a running server's store, at its clock's time.
 pub async fn purge_once(
     state: &AppState,
+    progress: impl FnMut(&'static str, u64),
+) -> Result<PurgeCounts, StoreError> {
+    purge(&state.store, &state.config, state.now(), progress).await
+}
+
+/// One pass over every table, needing only the store (`portcullis purge`). `progress` hears
+/// each table's count as it finishes. Logs one line with the counts and adds them to
+/// `portcullis_purged_rows_total{table}`.
+pub async fn purge(
+    store: &Store,
+    config: &Config,
+    now: i64,
     mut progress: impl FnMut(&'static str, u64),
 ) -> Result<PurgeCounts, StoreError> {
     let started = Instant::now();
-    let store = &state.store;
-    let now = state.now();
-    let batch = state.config.housekeeping.batch_size.max(1) as i64;
-    // Until this long after expiry, a token issued from a code or refresh row may live.
-    let longest = state.longest_access_token_lifetime().await? as i64;
+    let batch = config.housekeeping.batch_size.max(1) as i64;
+    // Until this long after expiry, a token issued from a code or refresh row may live: the
+    // configured access-token lifetime, or a resource's own when longer.
+    let by_resource = store
+        .max_resource_token_lifetime()
+        .await?
+        .unwrap_or(0)
+        .max(0) as u64;
+    let longest = by_resource.max(config.tokens.access_token_lifetime) as i64;
     let used_before = now - longest;
-    let idle_since = now - state.config.session.idle_lifetime as i64;
+    let idle_since = now - config.session.idle_lifetime as i64;
     let mut counts = PurgeCounts::default();
     let mut record = |table: &'static str, n: u64| {
         metrics::counter!("portcullis_purged_rows_total", "table" => table).increment(n);
@@ -126,13 +142,13 @@ pub async fn purge_once(
     let n = drain(batch, |l| store.delete_expired_session_clients(now, l)).await?;
     record("session_clients", n);
     let n = drain(batch, |l| {
-        crate::throttle::purge(store, &state.config.throttle, now, l)
+        crate::throttle::purge(store, &config.throttle, now, l)
     })
     .await?;
     record("sign_in_throttle", n);
     let n = drain(batch, |l| crate::rate_limit::purge(store, now, l)).await?;
     record("token_rate_limit", n);
-    let retention = state.config.audit.retention as i64;
+    let retention = config.audit.retention as i64;
     let n = if retention == 0 {
         0
     } else {

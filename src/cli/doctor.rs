@@ -1,4 +1,4 @@
-//! `portcullis doctor` (issue #10): checks a configuration and the deployment it points at
+//! `portcullis doctor`: checks a configuration and the deployment it points at
 //! the way an operator would, and says for each check what is fine and what to fix. It only
 //! reads: no migration, no key generation, no KEK file is created.
 
@@ -338,9 +338,9 @@ fn kek_check(config: &Config) -> (Check, Option<Kek>) {
     const NAME: &str = "key-encryption key";
     let set_it = "set key_encryption_key (PORTCULLIS_KEY_ENCRYPTION_KEY; `openssl rand -base64 \
                   32`) and move the keys to it with `portcullis keys rotate-kek --new-kek-file`";
-    match KekSource::of(config) {
+    match portcullis::kek_source(config) {
         KekSource::Configured => {
-            let kek = kek_file::configured(config).ok().flatten();
+            let kek = portcullis::configured_kek(config).ok().flatten();
             let check = if config.key_encryption_key_old.is_some() {
                 warn(
                     NAME,

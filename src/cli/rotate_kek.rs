@@ -1,13 +1,13 @@
-//! `portcullis keys rotate-kek` (issue #9): moves every private signing key to a new
+//! `portcullis keys rotate-kek`: moves every private signing key to a new
 //! key-encryption key. README "Changing the key-encryption key" is the operator's procedure.
 
 use std::path::Path;
 
-use portcullis::admin::Actor;
+use portcullis::config::Config;
 use portcullis::keys::kek::Kek;
 use portcullis::keys::kek_file::{self, KekSource};
 use portcullis::keys::kek_rotation;
-use portcullis::state::AppState;
+use portcullis::store::Store;
 
 /// The environment variable that may carry the new KEK instead of a file.
 pub const NEW_KEK_ENV: &str = "PORTCULLIS_NEW_KEY_ENCRYPTION_KEY";
@@ -29,17 +29,21 @@ fn new_kek(file: Option<&Path>) -> anyhow::Result<Option<Kek>> {
     }
 }
 
-pub async fn run(state: &AppState, new_kek_file: Option<&Path>, now: i64) -> anyhow::Result<()> {
-    let config = &state.config;
-    let store = &state.store;
-    let actor = Actor::cli();
+/// `store`'s key ring has been loaded, so its keys exist and open under the current KEK.
+pub async fn run(
+    config: &Config,
+    store: &Store,
+    new_kek_file: Option<&Path>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let actor = portcullis::audit::Actor::cli().0;
     let progress = |kid: &str| eprintln!("  resealed {kid}");
-    let source = KekSource::of(config);
+    let source = portcullis::kek_source(config);
     if source == KekSource::Ephemeral {
         anyhow::bail!("an in-memory database keeps no keys beyond this process: nothing to rotate");
     }
-    // After bootstrap the generated file exists, so this creates nothing.
-    let (current, _) = kek_file::resolve_kek(config)?;
+    // After the key ring's load the generated file exists, so this creates nothing.
+    let (current, _) = portcullis::resolve_kek(config)?;
     if let Some(new) = new_kek(new_kek_file)? {
         eprintln!("re-encrypting every signing key under the new key-encryption key…");
         let count = kek_rotation::rotate_kek(store, &current, &new, &actor, now, progress).await?;
@@ -74,7 +78,7 @@ pub async fn run(state: &AppState, new_kek_file: Option<&Path>, now: i64) -> any
         }
         _ if config.key_encryption_key_old.is_some() => {
             // The rolling change: every node already seals with key_encryption_key.
-            let new = kek_file::configured(&portcullis::config::Config {
+            let new = portcullis::configured_kek(&Config {
                 key_encryption_key_old: None,
                 ..config.clone()
             })?

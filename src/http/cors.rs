@@ -154,7 +154,7 @@ async fn is_allowed(state: &AppState, origin: &str) -> bool {
         .http
         .cors_allowed_origins
         .iter()
-        .any(|o| o == origin)
+        .any(|o| o.as_str() == origin)
     {
         return true;
     }

@@ -1,12 +1,10 @@
 //! The key-encryption key: AES-256-GCM over every private signing key at rest.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use super::KeyError;
 
-/// The key that seals, and during a KEK change (issue #9) older keys that still open what
+/// The key that seals, and during a KEK change older keys that still open what
 /// they sealed: `key_encryption_key` first, then `key_encryption_key_old`.
 pub struct Kek {
     seal: LessSafeKey,
@@ -32,17 +30,7 @@ impl Kek {
 
     /// Accepts standard or URL-safe base64, with or without padding.
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let text = text.trim();
-        let bytes = STANDARD
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
-            .map_err(|_| KeyError::Kek("not valid base64".into()))?;
-        if bytes.len() != 32 {
-            return Err(KeyError::Kek(format!(
-                "must decode to 32 bytes, got {}",
-                bytes.len()
-            )));
-        }
+        let bytes = crate::secret::decode_key_base64(text).map_err(KeyError::Kek)?;
         Self::from_bytes(&bytes)
     }
 
@@ -94,6 +82,9 @@ impl Kek {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]

@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 
 use super::kek::Kek;
-use crate::config::Config;
 use crate::store::Store;
 
-/// Where this configuration's KEK comes from.
+/// Where a KEK comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KekSource {
     /// `key_encryption_key` (and perhaps `key_encryption_key_old`).
@@ -26,54 +25,34 @@ pub enum KekSource {
 }
 
 impl KekSource {
-    pub fn of(config: &Config) -> KekSource {
-        if config.key_encryption_key.is_some() {
+    /// `configured`: whether `key_encryption_key` is set; otherwise the database decides.
+    pub fn of(configured: bool, database_url: &str) -> KekSource {
+        if configured {
             return KekSource::Configured;
         }
-        match sqlite_kek_path(&config.database_url) {
+        match sqlite_kek_path(database_url) {
             Some(path) => KekSource::GeneratedFile(path),
             None => KekSource::Ephemeral,
         }
     }
 }
 
-/// The configured KEK with its old one, if any; `None` when the config sets neither.
-pub fn configured(config: &Config) -> Result<Option<Kek>, super::KeyError> {
-    let Some(key) = &config.key_encryption_key else {
-        return Ok(None);
-    };
-    let kek = Kek::from_base64(key.expose())?;
-    Ok(Some(match &config.key_encryption_key_old {
-        Some(old) => kek.with_old(Kek::from_base64(old.expose())?),
-        None => kek,
-    }))
-}
-
-/// The KEK for this config, creating the generated file on first start. Returns warnings for
-/// the operator.
-pub fn resolve_kek(config: &Config) -> anyhow::Result<(Kek, Vec<String>)> {
-    if let Some(kek) = configured(config)? {
-        return Ok((kek, Vec::new()));
-    }
-    let KekSource::GeneratedFile(path) = KekSource::of(config) else {
-        return Ok((
-            Kek::from_bytes(&crate::secret::random_bytes::<32>())?,
-            Vec::new(),
-        ));
-    };
+/// The KEK in the generated file at `path`, creating the file on first start. Returns a
+/// warning for the operator: production sets `key_encryption_key`.
+pub fn load_or_create(path: &Path) -> anyhow::Result<(Kek, String)> {
     let warning = format!(
         "signing keys are encrypted with the generated key in {}; set key_encryption_key \
          (PORTCULLIS_KEY_ENCRYPTION_KEY) in production",
         path.display()
     );
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    if let Ok(text) = std::fs::read_to_string(path) {
         let kek =
             Kek::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return Ok((kek, vec![warning]));
+        return Ok((kek, warning));
     }
     let encoded = random_kek_base64();
-    write_private_file(&path, &encoded)?;
-    Ok((Kek::from_base64(&encoded)?, vec![warning]))
+    write_private_file(path, &encoded)?;
+    Ok((Kek::from_base64(&encoded)?, warning))
 }
 
 /// 32 random bytes, standard base64: what `key_encryption_key` takes.

@@ -1,4 +1,4 @@
-//! Issue #9: changing the key-encryption key. Every private signing key is opened with the
+//! Changing the key-encryption key. Every private signing key is opened with the
 //! current KEK (or `key_encryption_key_old`) and sealed under the new one, all in one
 //! transaction: the store never holds keys under two KEKs at once.
 
@@ -9,20 +9,19 @@ use serde_json::json;
 use super::KeyError;
 use super::kek::Kek;
 use super::kek_file;
-use crate::admin::Actor;
 use crate::store::{AuditEvent, Store};
 
 /// Re-encrypts every stored signing key (published or not) from `current` to `new`; returns
-/// how many. `progress` hears each `kid` as it is resealed.
+/// how many. `actor` is who the audit trail names (`cli` from the command line). `progress` hears each `kid` as it is resealed.
 pub async fn rotate_kek(
     store: &Store,
     current: &Kek,
     new: &Kek,
-    actor: &Actor,
+    actor: &str,
     now: i64,
     mut progress: impl FnMut(&str),
 ) -> Result<usize, KeyError> {
-    let audit = AuditEvent::new(now, &actor.0, "keys.rotate_kek", "signing_keys", json!({}));
+    let audit = AuditEvent::new(now, actor, "keys.rotate_kek", "signing_keys", json!({}));
     store
         .reseal_signing_keys(
             |row| {
@@ -42,7 +41,7 @@ pub async fn rotate_generated_file(
     store: &Store,
     path: &Path,
     current: &Kek,
-    actor: &Actor,
+    actor: &str,
     now: i64,
     progress: impl FnMut(&str),
 ) -> anyhow::Result<usize> {
@@ -50,7 +49,7 @@ pub async fn rotate_generated_file(
     if pending.exists() {
         anyhow::bail!(
             "{} exists: another rotate-kek is running, or one was interrupted (any \
-             `portcullis` command but migrate settles it); try again after that",
+             `portcullis` command that loads the signing keys settles it); try again after that",
             pending.display()
         );
     }

@@ -1,9 +1,10 @@
-//! The signing key ring (DESIGN.md "Keys"): every key has `valid_from` and, once a newer key
+//! The signing key ring (RFC 7517 key sets, published at `jwks_uri`, RFC 8414 §2): every key has `valid_from` and, once a newer key
 //! takes over, `publish_until`. The newest key of an algorithm whose `valid_from` has passed
 //! signs; keys stay in JWKS until `publish_until`, which outlives every token they signed.
 //! Every node reloads the ring from the store on a timer, so a rotation made on one node takes
 //! effect on all of them within `keys.reload_interval`.
 
+mod alg;
 pub mod kek;
 pub mod kek_file;
 pub mod kek_rotation;
@@ -18,8 +19,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::SigningAlg;
 use crate::store::{SigningKeyRow, Store, StoreError};
+pub use alg::SigningAlg;
 use kek::Kek;
 use signer::{PrivateKey, PublicKey};
 

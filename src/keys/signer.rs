@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::KeyError;
-use crate::config::SigningAlg;
+use super::SigningAlg;
 
 pub enum PrivateKey {
     Rsa(RsaKeyPair),

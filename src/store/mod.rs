@@ -13,6 +13,8 @@ mod issuers;
 mod keys;
 mod legacy_usage;
 mod migrations;
+mod options;
+mod page;
 mod purge;
 mod rate_limit;
 mod resources;
@@ -26,7 +28,6 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::{DatabaseConfig, SqliteSynchronous};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -40,6 +41,8 @@ pub use issuers::IssuerRow;
 pub use keys::SigningKeyRow;
 pub use legacy_usage::LegacyUsageRow;
 pub use migrations::MigrationStatus;
+pub use options::{DatabaseConfig, SqliteSynchronous};
+pub use page::Page;
 pub use resources::ResourceRow;
 pub use session_clients::SessionClientRow;
 pub use sessions::SessionRow;

@@ -67,8 +67,11 @@ async fn public_documents_are_readable_from_anywhere(db: TestDb) {
 }
 
 async fn client_endpoints_allow_registered_origins_only(db: TestDb) {
-    let server =
-        TestServer::start_with(&db, |c| c.http.cors_allowed_origins = vec![CONSOLE.into()]).await;
+    let server = TestServer::start_with(&db, |c| {
+        c.http.cors_allowed_origins =
+            vec![portcullis::config::Origin::parse(CONSOLE).expect("origin")]
+    })
+    .await;
     spa(&server).await;
     for (path, methods) in [
         ("/token", "POST"),

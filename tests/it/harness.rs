@@ -163,7 +163,7 @@ pub struct TestServer {
 pub fn config_for(db: &TestDb) -> Config {
     Config {
         database_url: db.url.clone(),
-        key_encryption_key: Some(Secret::new(db.kek.clone())),
+        key_encryption_key: Some(portcullis::config::KekBytes::from_base64(&db.kek).expect("kek")),
         admin_token: Some(Secret::new(ADMIN_TOKEN)),
         ..Config::default()
     }

@@ -1,10 +1,10 @@
-//! Issue #9: `portcullis keys rotate-kek` re-encrypts every private signing key under a new
+//! `portcullis keys rotate-kek` re-encrypts every private signing key under a new
 //! key-encryption key. Tokens signed before still verify, new ones are signed, the old KEK
 //! opens nothing, and a wrong KEK is refused naming the setting.
 
+use portcullis::config::KekBytes;
 use portcullis::keys::kek::Kek;
 use portcullis::keys::kek_file;
-use portcullis::secret::Secret;
 
 use crate::both_stores;
 use crate::cli::{db_env, portcullis};
@@ -19,7 +19,7 @@ fn fixed_issuer(c: &mut portcullis::config::Config) {
 
 /// The fixed issuer and `kek` as key_encryption_key.
 fn with_kek(kek: &str) -> impl FnOnce(&mut portcullis::config::Config) {
-    let kek = Secret::new(kek);
+    let kek = KekBytes::from_base64(kek).expect("kek");
     move |c| {
         fixed_issuer(c);
         c.key_encryption_key = Some(kek);
@@ -112,8 +112,8 @@ async fn a_rolling_kek_change(db: TestDb) {
     let new = fresh_kek();
     let both = |c: &mut portcullis::config::Config| {
         fixed_issuer(c);
-        c.key_encryption_key = Some(Secret::new(new.clone()));
-        c.key_encryption_key_old = Some(Secret::new(old.clone()));
+        c.key_encryption_key = Some(KekBytes::from_base64(&new).expect("kek"));
+        c.key_encryption_key_old = Some(KekBytes::from_base64(&old).expect("kek"));
     };
     let still_old = TestServer::start_with(&db, fixed_issuer).await;
     let rolled = TestServer::start_with(&db, both).await;
@@ -214,7 +214,7 @@ async fn the_generated_kek_file_rotates_and_survives_an_interrupted_rotation() {
         &state.store,
         &Kek::from_base64(&new).expect("kek"),
         &Kek::from_base64(&newer).expect("kek"),
-        &portcullis::admin::Actor::cli(),
+        "cli",
         state.now(),
         |_| {},
     )

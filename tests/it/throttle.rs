@@ -517,7 +517,9 @@ async fn forwarded_for_is_ignored_from_untrusted_peers(db: TestDb) {
 async fn clients_behind_a_trusted_proxy_are_throttled_apart(db: TestDb) {
     let server = TestServer::start_with(&db, |c| {
         c.throttle.ip_free_attempts = 1;
-        c.http.trusted_proxies = vec!["127.0.0.1/32".into(), "10.0.0.0/8".into()];
+        c.http.trusted_proxies = ["127.0.0.1/32", "10.0.0.0/8"]
+            .map(|c| portcullis::proxy::Cidr::parse(c).expect("cidr"))
+            .to_vec();
     })
     .await;
     server.state.clock.freeze();
