@@ -232,9 +232,9 @@ async fn set_disabled(
     user: &str,
     disabled: bool,
     now: i64,
-) -> anyhow::Result<admin::users::User> {
+) -> anyhow::Result<portcullis::users::User> {
     let user = admin::users::find(&state.store, user).await?;
-    let req = admin::users::UserRequest {
+    let req = portcullis::users::UserRequest {
         disabled: Some(disabled),
         ..Default::default()
     };
@@ -471,17 +471,19 @@ async fn real_main() -> anyhow::Result<()> {
                     None if password_stdin => Some(read_password()?),
                     None => None,
                 };
-                let req = admin::users::UserRequest {
+                let req = portcullis::users::UserRequest {
                     username: Some(username),
                     password,
                     disabled: None,
-                    claims: Some(admin::users::Claims {
+                    claims: Some(portcullis::users::Claims {
                         email,
                         name,
                         ..Default::default()
                     }),
                 };
-                out.print(&admin::users::create(store, &Actor::cli(), req, now).await?);
+                out.print(
+                    &admin::users::create(store, &state.passwords, &Actor::cli(), req, now).await?,
+                );
             }
             UserCommand::List { limit, after } => {
                 out.print(&admin::users::list(store, &Page { limit, after }).await?)
@@ -489,7 +491,15 @@ async fn real_main() -> anyhow::Result<()> {
             UserCommand::SetPassword { user, .. } => {
                 let user = admin::users::find(store, &user).await?;
                 let password = read_password()?;
-                admin::users::set_password(store, &Actor::cli(), &user.id, password, now).await?;
+                admin::users::set_password(
+                    store,
+                    &state.passwords,
+                    &Actor::cli(),
+                    &user.id,
+                    password,
+                    now,
+                )
+                .await?;
                 eprintln!("password set for {} ({})", user.username, user.id);
             }
             UserCommand::Disable { user } => {
@@ -500,7 +510,7 @@ async fn real_main() -> anyhow::Result<()> {
             }
             UserCommand::Unlock { user } => {
                 let user = admin::users::find(store, &user).await?;
-                portcullis::throttle::clear_lockout(store, &Actor::cli(), &user.id, now).await?;
+                admin::users::clear_lockout(store, &Actor::cli(), &user.id, now).await?;
                 eprintln!(
                     "sign-in lockout cleared for {} ({})",
                     user.username, user.id
