@@ -1,7 +1,7 @@
 //! The ceiling for full sign-in flows: argon2id password verifications per second through the
-//! server's own code path (`admin::users::verify_password`: the configured OWASP parameters,
-//! the blocking pool, and the process-wide semaphore of one hash per core), with as many
-//! concurrent callers as the flows bench has workers.
+//! server's own code path (`users::Passwords::verify`: the configured OWASP parameters on the
+//! hashing threads, one per core, each keeping its argon2 memory), with as many concurrent
+//! callers as the flows bench has workers.
 //!
 //!   BENCH_CONNECTIONS="1 16 64" BENCH_DURATION=10 cargo bench --bench argon2
 //!
@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis::admin::users::{hash_password, verify_password};
 use portcullis::secret::Secret;
+use portcullis::users::Passwords;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -39,8 +39,10 @@ async fn main() {
         .ok()
         .map(|v| v.trim_end_matches('s').parse().expect("whole seconds"))
         .unwrap_or(10);
+    let passwords = Arc::new(Passwords::new());
     let hash = Arc::new(
-        hash_password(Secret::new(PASSWORD))
+        passwords
+            .hash(Secret::new(PASSWORD))
             .await
             .expect("hash the password"),
     );
@@ -53,12 +55,13 @@ async fn main() {
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
             let hash = Arc::clone(&hash);
+            let passwords = Arc::clone(&passwords);
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut bad = 0u64;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    match verify_password(PASSWORD, &hash).await {
+                    match passwords.verify(PASSWORD, &hash).await {
                         Ok(true) => latencies.push(t.elapsed()),
                         _ => bad += 1,
                     }

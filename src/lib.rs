@@ -28,6 +28,7 @@ pub mod state;
 pub mod store;
 pub mod tasks;
 pub mod throttle;
+pub mod users;
 
 use std::future::Future;
 use std::sync::Arc;

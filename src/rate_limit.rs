@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use axum::http::StatusCode;
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::client::Client;
 use crate::state::AppState;
 
@@ -123,7 +123,7 @@ pub async fn check(state: &AppState, client: &Client, now: i64) -> Result<(), OA
     tracing::info!(client_id = %client.id, retry_after, "token request rate limited");
     let mut e = OAuthError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "temporarily_unavailable",
+        ErrorCode::TemporarilyUnavailable,
         "too many token requests for this client; retry later",
     )
     .with_detail(format!("client {} over {limit} per minute", client.id));

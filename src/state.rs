@@ -42,6 +42,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
     pub templates: Templates,
+    /// Password hashing and verification, on this server's hashing threads.
+    pub passwords: crate::users::Passwords,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             backchannel_http: crate::oauth::backchannel_logout::http_client(),
             clock,
             templates,
+            passwords: crate::users::Passwords::new(),
         };
         state.discovery = serde_json::to_vec(&crate::http::discovery::document(&state))?.into();
         Ok(Arc::new(state))

@@ -1,11 +1,11 @@
-//! Sign-in throttling (issue 4, RFC 9700 §4.10 "brute force" and NIST SP 800-63B §5.2.2 rate
+//! Sign-in throttling (RFC 9700 §4.10 "brute force" and NIST SP 800-63B §5.2.2 rate
 //! limiting): failed sign-ins are counted per account and per IP, in the store so that every
 //! node sees them, and each failure past the free attempts blocks for twice as long as the
 //! one before, up to `throttle.max_delay`.
 //!
 //! `sign_in` is the one password check behind the throttle: `check` before verifying the
 //! password, then `record_failure` or `record_success`. The sign-in page and the password grant
-//! (issue 7) both call it, so they share the counters. Unknown usernames are counted exactly
+//! (RFC 6749 §4.3) both call it, so they share the counters. Unknown usernames are counted exactly
 //! like known ones, so the answers tell nothing about which accounts exist.
 //!
 //! The device verification page counts wrong user codes with the same machinery
@@ -15,14 +15,13 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use serde_json::json;
 
-use crate::admin::Actor;
-use crate::admin::users::{MAX_USERNAME_CHARS, User, authenticate, normalize_username};
 use crate::audit;
 use crate::config::ThrottleConfig;
-use crate::error::OAuthError;
 use crate::secret::sha256_hex;
-use crate::state::AppState;
-use crate::store::{AuditEvent, Backoff, Store, StoreError, ThrottleRow};
+use crate::store::{Backoff, Store, StoreError, ThrottleRow};
+use crate::users::{
+    MAX_USERNAME_CHARS, Passwords, User, UserError, authenticate, normalize_username,
+};
 
 /// A sign-in refused for now: try again in `retry_after` seconds (the `Retry-After` value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,25 +78,20 @@ fn backoff(c: &ThrottleConfig, free_attempts: u32) -> Backoff {
 /// Whether `username` may try to sign in from `ip` at `now`. A store failure is logged and
 /// answered as throttled for a second: a brute force must not get through while the counters
 /// cannot be read.
-pub async fn check(
-    state: &AppState,
-    username: &str,
-    ip: IpAddr,
-    now: i64,
-) -> Result<(), Throttled> {
+pub async fn check(store: &Store, username: &str, ip: IpAddr, now: i64) -> Result<(), Throttled> {
     let keys = [account_key(username), ip_key(ip)];
-    blocked(state, &keys, now, "portcullis_sign_in_throttled_total").await
+    blocked(store, &keys, now, "portcullis_sign_in_throttled_total").await
 }
 
 /// Whether either counter blocks at `now` (each block counted in `metric`); fails closed as
 /// `check` says.
 async fn blocked(
-    state: &AppState,
+    store: &Store,
     [key, other]: &[String; 2],
     now: i64,
     metric: &'static str,
 ) -> Result<(), Throttled> {
-    let blocked_until = state.store.sign_in_blocked_until(key, other).await;
+    let blocked_until = store.sign_in_blocked_until(key, other).await;
     match blocked_until {
         Ok(until) if until > now => {
             metrics::counter!(metric).increment(1);
@@ -119,25 +113,24 @@ async fn blocked(
 /// makes either counter block is a `sign_in.lockout` event (`user_id` is the account's user,
 /// when it exists).
 pub async fn record_failure(
-    state: &AppState,
+    store: &Store,
+    config: &ThrottleConfig,
     username: &str,
     user_id: Option<&str>,
     ip: IpAddr,
     now: i64,
 ) -> Result<(), StoreError> {
-    let c = &state.config.throttle;
-    let store = &state.store;
     let by_account = store
-        .record_sign_in_failure(&account_key(username), now, &account_backoff(c))
+        .record_sign_in_failure(&account_key(username), now, &account_backoff(config))
         .await?;
     let by_ip = store
-        .record_sign_in_failure(&ip_key(ip), now, &ip_backoff(c))
+        .record_sign_in_failure(&ip_key(ip), now, &ip_backoff(config))
         .await?;
     let target = user_id.unwrap_or_default();
     for (counter, row) in [("account", by_account), ("ip", by_ip)] {
         if row.blocked_until > now {
             lockout_event(
-                state,
+                store,
                 audit::action::SIGN_IN_LOCKOUT,
                 counter,
                 &row,
@@ -154,7 +147,7 @@ pub async fn record_failure(
 /// Records that `row` now blocks (the counter's key is not recorded: an account key holds a
 /// typed username).
 async fn lockout_event(
-    state: &AppState,
+    store: &Store,
     action: &str,
     counter: &str,
     row: &ThrottleRow,
@@ -167,29 +160,18 @@ async fn lockout_event(
         "failures": row.failures,
         "blocked_until": row.blocked_until,
     });
-    audit::record(
-        &state.store,
-        now,
-        action,
-        &audit::ip_actor(ip),
-        target,
-        detail,
-    )
-    .await;
+    audit::record(store, now, action, &audit::ip_actor(ip), target, detail).await;
 }
 
 /// A successful sign-in clears the account's counter. The IP's counter is left to decay: one
 /// right password must not wipe out a spray of wrong ones from the same address.
 pub async fn record_success(
-    state: &AppState,
+    store: &Store,
     username: &str,
     _ip: IpAddr,
     _now: i64,
 ) -> Result<(), StoreError> {
-    state
-        .store
-        .clear_sign_in_throttle(&account_key(username))
-        .await?;
+    store.clear_sign_in_throttle(&account_key(username)).await?;
     Ok(())
 }
 
@@ -210,25 +192,27 @@ pub enum SignIn {
 
 /// Checks `username` and `password` from `ip` behind the throttle and counts the outcome. The
 /// password is verified in constant time, against a dummy hash for unknown users
-/// (`admin::users::authenticate`). Errors are store or hashing failures only.
+/// (`users::authenticate`). Errors are store or hashing failures only.
 pub async fn sign_in(
-    state: &AppState,
+    store: &Store,
+    passwords: &Passwords,
+    config: &ThrottleConfig,
     username: &str,
     password: &str,
     ip: IpAddr,
     now: i64,
-) -> Result<SignIn, OAuthError> {
-    if let Err(throttled) = check(state, username, ip, now).await {
+) -> Result<SignIn, UserError> {
+    if let Err(throttled) = check(store, username, ip, now).await {
         return Ok(SignIn::Throttled(throttled));
     }
-    match authenticate(&state.store, username, password).await? {
+    match authenticate(store, passwords, username, password).await? {
         // Counted by outcome only: a username in a label would publish who signs in.
         Some(user) => {
             metrics::counter!(SIGN_INS, "outcome" => "success").increment(1);
-            record_success(state, username, ip, now).await?;
+            record_success(store, username, ip, now).await?;
             let actor = audit::ip_actor(ip);
             audit::record(
-                &state.store,
+                store,
                 now,
                 audit::action::SIGN_IN_SUCCESS,
                 &actor,
@@ -242,18 +226,14 @@ pub async fn sign_in(
             metrics::counter!(SIGN_INS, "outcome" => "failure").increment(1);
             // The event names the account's user when there is one, never the typed name.
             let user_id = match normalize_username(username) {
-                Ok(name) => state
-                    .store
-                    .find_user_by_username(&name)
-                    .await?
-                    .map(|u| u.id),
+                Ok(name) => store.find_user_by_username(&name).await?.map(|u| u.id),
                 Err(_) => None,
             };
-            record_failure(state, username, user_id.as_deref(), ip, now).await?;
+            record_failure(store, config, username, user_id.as_deref(), ip, now).await?;
             let detail = json!({ "known_user": user_id.is_some() });
             let target = user_id.as_deref().unwrap_or_default();
             audit::record(
-                &state.store,
+                store,
                 now,
                 audit::action::SIGN_IN_FAILURE,
                 &audit::ip_actor(ip),
@@ -264,32 +244,6 @@ pub async fn sign_in(
             Ok(SignIn::Refused)
         }
     }
-}
-
-/// `DELETE /admin/users/{id}/lockout`: clears the user's account counter (issue 9), audited as
-/// `user.clear_lockout`. IP counters are left alone.
-pub async fn clear_lockout(
-    store: &Store,
-    actor: &Actor,
-    user_id: &str,
-    now: i64,
-) -> Result<(), OAuthError> {
-    let user = store
-        .get_user(user_id)
-        .await?
-        .ok_or_else(|| OAuthError::not_found("no such user"))?;
-    let audit = AuditEvent::new(
-        now,
-        &actor.0,
-        "user.clear_lockout",
-        &user.id,
-        json!({ "username": user.username }),
-    );
-    let had_counter = store
-        .clear_sign_in_throttle_audited(&account_key(&user.username), &audit)
-        .await?;
-    tracing::info!(user = %user.id, had_counter, "sign-in lockout cleared");
-    Ok(())
 }
 
 /// User-code guessing at the device verification page (RFC 8628 §5.1): codes that match no
@@ -306,35 +260,34 @@ fn user_code_keys(ip: IpAddr, browser: &str) -> [String; 2] {
 
 /// Whether a browser at `ip` may try a user code at `now`.
 pub async fn check_user_code(
-    state: &AppState,
+    store: &Store,
     ip: IpAddr,
     browser: &str,
     now: i64,
 ) -> Result<(), Throttled> {
     let keys = user_code_keys(ip, browser);
-    blocked(state, &keys, now, "portcullis_user_code_throttled_total").await
+    blocked(store, &keys, now, "portcullis_user_code_throttled_total").await
 }
 
 /// Counts a user code that matched nothing against the address and the browser.
 pub async fn record_user_code_miss(
-    state: &AppState,
+    store: &Store,
+    config: &ThrottleConfig,
     ip: IpAddr,
     browser: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let c = &state.config.throttle;
     let [by_ip, by_browser] = user_code_keys(ip, browser);
-    let store = &state.store;
     let by_ip = store
-        .record_sign_in_failure(&by_ip, now, &ip_backoff(c))
+        .record_sign_in_failure(&by_ip, now, &ip_backoff(config))
         .await?;
     let by_browser = store
-        .record_sign_in_failure(&by_browser, now, &account_backoff(c))
+        .record_sign_in_failure(&by_browser, now, &account_backoff(config))
         .await?;
     for (counter, row) in [("ip", by_ip), ("browser", by_browser)] {
         if row.blocked_until > now {
             lockout_event(
-                state,
+                store,
                 audit::action::USER_CODE_LOCKOUT,
                 counter,
                 &row,

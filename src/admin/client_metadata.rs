@@ -5,8 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::AdminError;
 use crate::config::SigningAlg;
-use crate::error::OAuthError;
+use crate::error::ErrorCode;
 use crate::names::grant_type;
 use crate::oauth::client::{AuthMethod, ClientMetadata, Profile};
 use crate::oauth::scope::Scope;
@@ -48,7 +49,7 @@ pub struct ClientRegistration {
 
 impl ClientRegistration {
     /// RFC 7591 §3.2.2: metadata of the wrong shape is `invalid_client_metadata`, naming the field.
-    pub fn from_json(value: Value) -> Result<Self, OAuthError> {
+    pub fn from_json(value: Value) -> Result<Self, AdminError> {
         serde_path_to_error::deserialize(value)
             .map_err(|e| bad(&e.path().to_string(), &e.inner().to_string()))
     }
@@ -65,8 +66,13 @@ const ASSERTION_ALGS: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-fn bad(field: &str, message: &str) -> OAuthError {
-    OAuthError::invalid_client_metadata(format!("{field}: {message}"))
+fn bad(field: &str, message: &str) -> AdminError {
+    AdminError::invalid_as(ErrorCode::InvalidClientMetadata, field, message)
+}
+
+/// RFC 7591 §3.2.2 `invalid_redirect_uri`, naming the field.
+fn bad_redirect(field: &str, message: &str) -> AdminError {
+    AdminError::invalid_as(ErrorCode::InvalidRedirectUri, field, message)
 }
 
 /// The recommended set-up for each kind of app.
@@ -103,7 +109,7 @@ fn strings(v: Vec<&str>) -> Vec<String> {
 pub fn validate(
     req: ClientRegistration,
     resource_exists: &dyn Fn(&str) -> bool,
-) -> Result<(ClientMetadata, Vec<String>), OAuthError> {
+) -> Result<(ClientMetadata, Vec<String>), AdminError> {
     let mut warnings: Vec<String> = req
         .unknown
         .keys()
@@ -158,12 +164,13 @@ pub fn validate(
     let redirect_uris = req.redirect_uris.unwrap_or_default();
     for (i, uri) in redirect_uris.iter().enumerate() {
         check_redirect_uri(profile, uri, &mut warnings)
-            .map_err(|m| OAuthError::invalid_redirect_uri(format!("redirect_uris[{i}]: {m}")))?;
+            .map_err(|m| bad_redirect(&format!("redirect_uris[{i}]"), m))?;
     }
     let redirecting = has(grant_type::AUTHORIZATION_CODE) || has(grant_type::IMPLICIT);
     if redirecting && redirect_uris.is_empty() {
-        return Err(OAuthError::invalid_redirect_uri(
-            "redirect_uris: required for the authorization_code and implicit grants",
+        return Err(bad_redirect(
+            "redirect_uris",
+            "required for the authorization_code and implicit grants",
         ));
     }
     if !redirecting && !redirect_uris.is_empty() {
@@ -171,9 +178,8 @@ pub fn validate(
     }
     let post_logout_redirect_uris = req.post_logout_redirect_uris.unwrap_or_default();
     for (i, uri) in post_logout_redirect_uris.iter().enumerate() {
-        check_redirect_uri(profile, uri, &mut warnings).map_err(|m| {
-            OAuthError::invalid_redirect_uri(format!("post_logout_redirect_uris[{i}]: {m}"))
-        })?;
+        check_redirect_uri(profile, uri, &mut warnings)
+            .map_err(|m| bad_redirect(&format!("post_logout_redirect_uris[{i}]"), m))?;
     }
 
     // Keys for private_key_jwt: RFC 7591 §2 forbids both jwks and jwks_uri.
@@ -425,7 +431,7 @@ fn check_id_token_alg(alg: &str) -> Result<SigningAlg, &'static str> {
 
 /// A client's public keys: a JWK set with at least one asymmetric public key, and no private
 /// or symmetric key material (which would be a leak or a forgery risk).
-fn check_jwks(jwks: &Value) -> Result<(), OAuthError> {
+fn check_jwks(jwks: &Value) -> Result<(), AdminError> {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone())
         .map_err(|e| bad("jwks", &format!("not a JWK set: {e}")))?;
     if set.keys.is_empty() {
@@ -476,7 +482,10 @@ mod tests {
             &|_| true,
         )
         .unwrap_err();
-        assert_eq!(e.code, "invalid_redirect_uri");
-        assert!(e.description.contains("redirect_uris[0]"));
+        let AdminError::InvalidField { code, field, .. } = e else {
+            panic!("{e}");
+        };
+        assert_eq!(code, "invalid_redirect_uri");
+        assert!(field.contains("redirect_uris[0]"));
     }
 }

@@ -4,8 +4,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::client_metadata::{ClientRegistration, validate};
-use super::{Actor, Page};
-use crate::error::OAuthError;
+use super::{Actor, AdminError, Page};
 use crate::oauth::client::{Client, ClientMetadata};
 use crate::secret::{random_token, sha256_hex};
 use crate::store::{AuditEvent, ClientRow, ClientSecretRow, Store};
@@ -69,7 +68,7 @@ fn new_secret(client_id: &str, now: i64) -> (String, ClientSecretRow) {
 async fn validated(
     store: &Store,
     req: ClientRegistration,
-) -> Result<(ClientMetadata, Vec<String>), OAuthError> {
+) -> Result<(ClientMetadata, Vec<String>), AdminError> {
     let mut wanted = req.allowed_resources.clone().unwrap_or_default();
     wanted.extend(req.token_exchange_audiences.iter().flatten().cloned());
     let known: Vec<String> = store
@@ -107,7 +106,7 @@ pub async fn register(
     actor: &Actor,
     req: ClientRegistration,
     now: i64,
-) -> Result<Registered, OAuthError> {
+) -> Result<Registered, AdminError> {
     let (meta, warnings) = validated(store, req).await?;
     let client_id = uuid::Uuid::new_v4().to_string();
     let secret = meta
@@ -141,24 +140,22 @@ pub async fn register(
     })
 }
 
-pub async fn get(store: &Store, client_id: &str) -> Result<ClientView, OAuthError> {
+pub async fn get(store: &Store, client_id: &str) -> Result<ClientView, AdminError> {
     let row = store
         .get_client(client_id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such client"))?;
-    let client =
-        Client::from_row(row).map_err(|e| OAuthError::server_error().with_detail(e.to_string()))?;
+        .ok_or_else(|| AdminError::NotFound("no such client"))?;
+    let client = Client::from_row(row).map_err(|e| AdminError::Internal(e.to_string()))?;
     Ok(client.into())
 }
 
-pub async fn list(store: &Store, page: &Page) -> Result<ClientList, OAuthError> {
+pub async fn list(store: &Store, page: &Page) -> Result<ClientList, AdminError> {
     let limit = page.limit();
     let rows = store.list_clients(page.after.as_deref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let mut clients = Vec::with_capacity(rows.len());
     for row in rows.into_iter().take(limit as usize) {
-        let client = Client::from_row(row)
-            .map_err(|e| OAuthError::server_error().with_detail(e.to_string()))?;
+        let client = Client::from_row(row).map_err(|e| AdminError::Internal(e.to_string()))?;
         clients.push(ClientView::from(client));
     }
     let next = more
@@ -175,11 +172,11 @@ pub async fn update(
     client_id: &str,
     req: ClientRegistration,
     now: i64,
-) -> Result<Registered, OAuthError> {
+) -> Result<Registered, AdminError> {
     let existing = store
         .get_client(client_id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such client"))?;
+        .ok_or_else(|| AdminError::NotFound("no such client"))?;
     let (meta, warnings) = validated(store, req).await?;
     let needs_secret = meta.token_endpoint_auth_method.uses_secret()
         && store.client_secret_hashes(client_id, now).await?.is_empty();
@@ -199,7 +196,7 @@ pub async fn update(
         )
         .await?;
     if !updated {
-        return Err(OAuthError::not_found("no such client"));
+        return Err(AdminError::NotFound("no such client"));
     }
     Ok(Registered {
         client: ClientView {
@@ -219,12 +216,12 @@ pub async fn delete(
     actor: &Actor,
     client_id: &str,
     now: i64,
-) -> Result<(), OAuthError> {
+) -> Result<(), AdminError> {
     let audit = AuditEvent::new(now, &actor.0, "client.delete", client_id, json!({}));
     if store.delete_client(client_id, &audit).await? {
         Ok(())
     } else {
-        Err(OAuthError::not_found("no such client"))
+        Err(AdminError::NotFound("no such client"))
     }
 }
 
@@ -249,16 +246,17 @@ pub async fn rotate_secret(
     client_id: &str,
     grace_period: u64,
     now: i64,
-) -> Result<RotatedSecret, OAuthError> {
+) -> Result<RotatedSecret, AdminError> {
     // Anything longer is a typo, and past i64 the sum below would overflow.
     if grace_period > MAX_GRACE_PERIOD {
-        return Err(OAuthError::invalid_request(
-            "grace_period: at most 31536000 seconds (a year)",
+        return Err(AdminError::invalid(
+            "grace_period",
+            "at most 31536000 seconds (a year)",
         ));
     }
     let client = get(store, client_id).await?;
     if !client.metadata.token_endpoint_auth_method.uses_secret() {
-        return Err(OAuthError::invalid_request(format!(
+        return Err(AdminError::InvalidRequest(format!(
             "client authenticates with {}, not a secret",
             client.metadata.token_endpoint_auth_method.as_str()
         )));
@@ -276,7 +274,7 @@ pub async fn rotate_secret(
         .rotate_client_secret(&row, old_expire_at, &audit)
         .await?
     {
-        return Err(OAuthError::not_found("no such client"));
+        return Err(AdminError::NotFound("no such client"));
     }
     Ok(RotatedSecret {
         client_id: client_id.to_string(),

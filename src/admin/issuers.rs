@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Actor, Page};
-use crate::error::OAuthError;
+use super::{Actor, AdminError, Page};
 use crate::oauth::jwt_assertion::asymmetric_alg;
 use crate::oauth::scope::Scope;
 use crate::oauth::trusted_issuer::{IssuerConfig, IssuerKind, SubjectMapping, TrustedIssuer};
@@ -103,19 +102,19 @@ pub struct IssuerList {
 /// at most 2704 bytes).
 pub const MAX_ISSUER_LEN: usize = 2000;
 
-fn bad(field: &str, message: &str) -> OAuthError {
-    OAuthError::invalid_request(format!("{field}: {message}"))
+fn bad(field: &str, message: &str) -> AdminError {
+    AdminError::invalid(field, message)
 }
 
 /// Fields of the other kind must be absent: a `saml` issuer with `jwks` is a mistake.
-fn refuse_present<T>(field: &str, value: &Option<T>, kind: IssuerKind) -> Result<(), OAuthError> {
+fn refuse_present<T>(field: &str, value: &Option<T>, kind: IssuerKind) -> Result<(), AdminError> {
     if value.is_some() {
         return Err(bad(field, &format!("not used by kind {}", kind.as_str())));
     }
     Ok(())
 }
 
-fn identifier(field: &str, value: Option<String>) -> Result<String, OAuthError> {
+fn identifier(field: &str, value: Option<String>) -> Result<String, AdminError> {
     let value = value.ok_or_else(|| bad(field, "required"))?;
     if value.trim().is_empty() || value.trim() != value {
         return Err(bad(field, "must be non-empty, without surrounding spaces"));
@@ -129,7 +128,7 @@ fn identifier(field: &str, value: Option<String>) -> Result<String, OAuthError> 
 /// Checks a JWT issuer's key material: one key source, every key asymmetric and usable, and
 /// algorithms from the asymmetric set only (RFC 8725 §3.1: never `none`, never HMAC with a
 /// public key).
-fn check_jwt(req: &IssuerRequest) -> Result<Vec<String>, OAuthError> {
+fn check_jwt(req: &IssuerRequest) -> Result<Vec<String>, AdminError> {
     match (&req.jwks, &req.jwks_uri) {
         (Some(_), Some(_)) => return Err(bad("jwks", "give jwks or jwks_uri, not both")),
         (None, None) => return Err(bad("jwks", "jwks or jwks_uri is required")),
@@ -189,7 +188,7 @@ fn check_jwt(req: &IssuerRequest) -> Result<Vec<String>, OAuthError> {
     Ok(algorithms)
 }
 
-fn check_saml(req: &IssuerRequest) -> Result<Vec<String>, OAuthError> {
+fn check_saml(req: &IssuerRequest) -> Result<Vec<String>, AdminError> {
     let certificates = req
         .certificates
         .clone()
@@ -214,7 +213,7 @@ async fn to_row(
     id: String,
     created_at: i64,
     now: i64,
-) -> Result<IssuerRow, OAuthError> {
+) -> Result<IssuerRow, AdminError> {
     let kind = req.kind;
     let (issuer, algorithms, certificates) = match kind {
         IssuerKind::Jwt => {
@@ -276,17 +275,16 @@ async fn to_row(
         id,
         kind: kind.as_str().to_string(),
         issuer,
-        config: serde_json::to_string(&config)
-            .map_err(|e| OAuthError::server_error().with_detail(e.to_string()))?,
+        config: serde_json::to_string(&config).map_err(|e| AdminError::Internal(e.to_string()))?,
         created_at,
         updated_at: now,
     })
 }
 
-fn conflict(e: StoreError) -> OAuthError {
+fn conflict(e: StoreError) -> AdminError {
     match e {
         StoreError::Conflict => {
-            OAuthError::conflict("an issuer of this kind with this identifier exists")
+            AdminError::Conflict("an issuer of this kind with this identifier exists")
         }
         other => other.into(),
     }
@@ -309,29 +307,37 @@ pub async fn create(
     actor: &Actor,
     req: IssuerRequest,
     now: i64,
-) -> Result<IssuerView, OAuthError> {
+) -> Result<IssuerView, AdminError> {
     let row = to_row(store, req, uuid::Uuid::new_v4().to_string(), now, now).await?;
     let audit = AuditEvent::new(now, &actor.0, "issuer.create", &row.id, audit_detail(&row));
     store.insert_issuer(&row, &audit).await.map_err(conflict)?;
-    Ok(TrustedIssuer::from_row(row)?.into())
+    Ok(TrustedIssuer::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn get(store: &Store, id: &str) -> Result<IssuerView, OAuthError> {
+pub async fn get(store: &Store, id: &str) -> Result<IssuerView, AdminError> {
     let row = store
         .get_issuer(id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such issuer"))?;
-    Ok(TrustedIssuer::from_row(row)?.into())
+        .ok_or_else(|| AdminError::NotFound("no such issuer"))?;
+    Ok(TrustedIssuer::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn list(store: &Store, page: &Page) -> Result<IssuerList, OAuthError> {
+pub async fn list(store: &Store, page: &Page) -> Result<IssuerList, AdminError> {
     let limit = page.limit();
     let rows = store.list_issuers(page.after.as_deref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let issuers = rows
         .into_iter()
         .take(limit as usize)
-        .map(|r| TrustedIssuer::from_row(r).map(IssuerView::from))
+        .map(|r| {
+            TrustedIssuer::from_row(r)
+                .map(IssuerView::from)
+                .map_err(AdminError::Protocol)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let next = more.then(|| issuers.last().map(|i| i.id.clone())).flatten();
     Ok(IssuerList { issuers, next })
@@ -343,24 +349,26 @@ pub async fn update(
     id: &str,
     req: IssuerRequest,
     now: i64,
-) -> Result<IssuerView, OAuthError> {
+) -> Result<IssuerView, AdminError> {
     let existing = store
         .get_issuer(id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such issuer"))?;
+        .ok_or_else(|| AdminError::NotFound("no such issuer"))?;
     let row = to_row(store, req, id.to_string(), existing.created_at, now).await?;
     let audit = AuditEvent::new(now, &actor.0, "issuer.update", id, audit_detail(&row));
     if !store.update_issuer(&row, &audit).await.map_err(conflict)? {
-        return Err(OAuthError::not_found("no such issuer"));
+        return Err(AdminError::NotFound("no such issuer"));
     }
-    Ok(TrustedIssuer::from_row(row)?.into())
+    Ok(TrustedIssuer::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
+pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), AdminError> {
     let audit = AuditEvent::new(now, &actor.0, "issuer.delete", id, json!({}));
     if store.delete_issuer(id, &audit).await? {
         Ok(())
     } else {
-        Err(OAuthError::not_found("no such issuer"))
+        Err(AdminError::NotFound("no such issuer"))
     }
 }

@@ -2,16 +2,15 @@
 
 use serde_json::json;
 
-use super::Actor;
+use super::{Actor, AdminError};
 use crate::config::{Config, SigningAlg};
-use crate::error::OAuthError;
 use crate::keys::{KeyInfo, KeyRing};
 use crate::store::{AuditEvent, Store};
 
 /// The furthest ahead a new key may be scheduled to start signing.
 pub const MAX_ACTIVATE_IN: u64 = 365 * 86_400;
 
-pub async fn list(store: &Store, keys: &KeyRing, now: i64) -> Result<Vec<KeyInfo>, OAuthError> {
+pub async fn list(store: &Store, keys: &KeyRing, now: i64) -> Result<Vec<KeyInfo>, AdminError> {
     let rows = store.list_signing_keys(now).await?;
     Ok(keys.describe(&rows, now))
 }
@@ -27,7 +26,7 @@ pub async fn rotate(
     algs: &[SigningAlg],
     activate_in: u64,
     now: i64,
-) -> Result<Vec<KeyInfo>, OAuthError> {
+) -> Result<Vec<KeyInfo>, AdminError> {
     rotate_reporting(store, keys, config, actor, algs, activate_in, now, |_| {}).await
 }
 
@@ -43,11 +42,12 @@ pub async fn rotate_reporting(
     activate_in: u64,
     now: i64,
     mut progress: impl FnMut(SigningAlg),
-) -> Result<Vec<KeyInfo>, OAuthError> {
+) -> Result<Vec<KeyInfo>, AdminError> {
     // Anything longer is a typo, and past i64 the sum below would overflow.
     if activate_in > MAX_ACTIVATE_IN {
-        return Err(OAuthError::invalid_request(
-            "activate_in: at most 31536000 seconds (a year)",
+        return Err(AdminError::invalid(
+            "activate_in",
+            "at most 31536000 seconds (a year)",
         ));
     }
     let algs: Vec<SigningAlg> = if algs.is_empty() {

@@ -1,12 +1,11 @@
-//! Who still uses a legacy flow (issue 7): every use of the implicit flow or the password grant
+//! Who still uses a legacy flow (RFC 9700 §2.1.2, §2.4): every use of the implicit flow or the password grant
 //! logs a deprecation warning and is counted per client, flow and day, and
 //! `GET /admin/legacy-usage?days=N` lists the clients, so operators know whom to migrate.
 
 use serde::Serialize;
 
-use crate::error::OAuthError;
-use crate::state::AppState;
-use crate::store::{LegacyUsageRow, Store};
+use super::AdminError;
+use crate::store::{LegacyUsageRow, Store, StoreError};
 
 /// The two flows OAuth 2.1 removed (RFC 9700 §2.1.2, §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,19 +31,18 @@ pub const MAX_DAYS: i64 = 366;
 /// Logs the deprecation warning (the client id only, never a credential or token) and counts
 /// the use in the store, where every node's uses add up.
 pub async fn record_use(
-    state: &AppState,
+    store: &Store,
     client_id: &str,
     flow: LegacyFlow,
     now: i64,
-) -> Result<(), OAuthError> {
+) -> Result<(), StoreError> {
     tracing::warn!(
         client_id,
         flow = flow.as_str(),
         "deprecated legacy flow used (RFC 9700); migrate this client to the code flow with PKCE"
     );
     metrics::counter!("portcullis_legacy_flow_uses_total", "flow" => flow.as_str()).increment(1);
-    state
-        .store
+    store
         .record_legacy_use(client_id, flow.as_str(), now.div_euclid(DAY), now)
         .await?;
     Ok(())
@@ -56,10 +54,10 @@ pub async fn list(
     store: &Store,
     days: Option<i64>,
     now: i64,
-) -> Result<Vec<LegacyUsageRow>, OAuthError> {
+) -> Result<Vec<LegacyUsageRow>, AdminError> {
     let days = days.unwrap_or(DEFAULT_DAYS);
     if !(1..=MAX_DAYS).contains(&days) {
-        return Err(OAuthError::invalid_request(format!(
+        return Err(AdminError::InvalidRequest(format!(
             "days must be an integer from 1 to {MAX_DAYS}"
         )));
     }

@@ -4,9 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Actor, Page};
+use super::{Actor, AdminError, Page};
 use crate::config::SigningAlg;
-use crate::error::OAuthError;
 use crate::oauth::resource::{Resource, ScopeDef, TokenFormat};
 use crate::oauth::scope::Scope;
 use crate::oauth::uri::parse_absolute;
@@ -86,8 +85,8 @@ pub struct ResourceList {
 /// Longest resource identifier, in bytes.
 pub const MAX_IDENTIFIER_LEN: usize = 2000;
 
-fn bad(field: &str, message: &str) -> OAuthError {
-    OAuthError::invalid_request(format!("{field}: {message}"))
+fn bad(field: &str, message: &str) -> AdminError {
+    AdminError::invalid(field, message)
 }
 
 async fn to_row(
@@ -96,7 +95,7 @@ async fn to_row(
     id: String,
     created_at: i64,
     now: i64,
-) -> Result<ResourceRow, OAuthError> {
+) -> Result<ResourceRow, AdminError> {
     // The identifier is unique-indexed, and a PostgreSQL index entry holds at most 2704 bytes.
     if req.identifier.len() > MAX_IDENTIFIER_LEN {
         return Err(bad("identifier", "at most 2000 bytes"));
@@ -155,9 +154,9 @@ async fn to_row(
     })
 }
 
-fn conflict(e: StoreError) -> OAuthError {
+fn conflict(e: StoreError) -> AdminError {
     match e {
-        StoreError::Conflict => OAuthError::conflict("a resource with this identifier exists"),
+        StoreError::Conflict => AdminError::Conflict("a resource with this identifier exists"),
         other => other.into(),
     }
 }
@@ -171,7 +170,7 @@ pub async fn create(
     actor: &Actor,
     req: ResourceRequest,
     now: i64,
-) -> Result<ResourceView, OAuthError> {
+) -> Result<ResourceView, AdminError> {
     let row = to_row(store, req, uuid::Uuid::new_v4().to_string(), now, now).await?;
     let audit = AuditEvent::new(
         now,
@@ -184,18 +183,22 @@ pub async fn create(
         .insert_resource(&row, &audit)
         .await
         .map_err(conflict)?;
-    Ok(Resource::from_row(row)?.into())
+    Ok(Resource::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn get(store: &Store, id: &str) -> Result<ResourceView, OAuthError> {
+pub async fn get(store: &Store, id: &str) -> Result<ResourceView, AdminError> {
     let row = store
         .get_resource(id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such resource"))?;
-    Ok(Resource::from_row(row)?.into())
+        .ok_or_else(|| AdminError::NotFound("no such resource"))?;
+    Ok(Resource::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn list(store: &Store, page: &Page) -> Result<ResourceList, OAuthError> {
+pub async fn list(store: &Store, page: &Page) -> Result<ResourceList, AdminError> {
     let limit = page.limit();
     let rows = store
         .list_resources(page.after.as_deref(), limit + 1)
@@ -204,7 +207,11 @@ pub async fn list(store: &Store, page: &Page) -> Result<ResourceList, OAuthError
     let resources = rows
         .into_iter()
         .take(limit as usize)
-        .map(|r| Resource::from_row(r).map(ResourceView::from))
+        .map(|r| {
+            Resource::from_row(r)
+                .map(ResourceView::from)
+                .map_err(AdminError::Protocol)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let next = more
         .then(|| resources.last().map(|r| r.id.clone()))
@@ -218,11 +225,11 @@ pub async fn update(
     id: &str,
     req: ResourceRequest,
     now: i64,
-) -> Result<ResourceView, OAuthError> {
+) -> Result<ResourceView, AdminError> {
     let existing = store
         .get_resource(id)
         .await?
-        .ok_or_else(|| OAuthError::not_found("no such resource"))?;
+        .ok_or_else(|| AdminError::NotFound("no such resource"))?;
     let row = to_row(store, req, id.to_string(), existing.created_at, now).await?;
     let audit = AuditEvent::new(now, &actor.0, "resource.update", id, audit_detail(&row));
     if !store
@@ -230,16 +237,18 @@ pub async fn update(
         .await
         .map_err(conflict)?
     {
-        return Err(OAuthError::not_found("no such resource"));
+        return Err(AdminError::NotFound("no such resource"));
     }
-    Ok(Resource::from_row(row)?.into())
+    Ok(Resource::from_row(row)
+        .map_err(AdminError::Protocol)?
+        .into())
 }
 
-pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), OAuthError> {
+pub async fn delete(store: &Store, actor: &Actor, id: &str, now: i64) -> Result<(), AdminError> {
     let audit = AuditEvent::new(now, &actor.0, "resource.delete", id, json!({}));
     if store.delete_resource(id, &audit).await? {
         Ok(())
     } else {
-        Err(OAuthError::not_found("no such resource"))
+        Err(AdminError::NotFound("no such resource"))
     }
 }

@@ -3,8 +3,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::Actor;
-use crate::error::OAuthError;
+use super::{Actor, AdminError};
 use crate::secret::{constant_time_eq, random_token, sha256_hex};
 use crate::store::{AdminTokenRow, AuditEvent, Store};
 
@@ -25,7 +24,7 @@ pub async fn create(
     description: &str,
     lifetime: Option<u64>,
     now: i64,
-) -> Result<CreatedAdminToken, OAuthError> {
+) -> Result<CreatedAdminToken, AdminError> {
     let token = format!("{PREFIX}{}", random_token());
     let row = AdminTokenRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -56,7 +55,7 @@ pub async fn authenticate(
     bootstrap_hash: Option<&str>,
     presented: &str,
     now: i64,
-) -> Result<Option<Actor>, OAuthError> {
+) -> Result<Option<Actor>, AdminError> {
     let hash = sha256_hex(presented);
     if bootstrap_hash.is_some_and(|b| constant_time_eq(b, &hash)) {
         return Ok(Some(Actor("bootstrap".into())));

@@ -6,13 +6,13 @@
 use serde_json::Map;
 
 use super::TokenContext;
-use crate::admin::users::{User, normalize_username};
 use crate::error::OAuthError;
 use crate::oauth::issue::{AccessTokenSpec, TokenResponse, issue_access_token};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
 use crate::oauth::scope::Scope;
 use crate::oauth::trusted_issuer::{SubjectMapping, TrustedIssuer};
+use crate::users::{User, normalize_username};
 
 /// The assertion's one-time identifier (JWT `jti`, SAML `ID`), kept until it expires.
 pub struct OneTimeId<'a> {

@@ -9,7 +9,6 @@ use serde_json::Map;
 
 use super::authorization_code::{default_audience, resolve_audience};
 use crate::admin::legacy_usage::{LegacyFlow, record_use};
-use crate::admin::users::User;
 use crate::error::OAuthError;
 use crate::http::userinfo::by_scope;
 use crate::oauth::authorize_request::AuthorizeRequest;
@@ -18,6 +17,7 @@ use crate::oauth::id_token::{IdTokenSpec, issue_id_token_with_claims};
 use crate::oauth::issue::{AccessTokenSpec, issue_access_token};
 use crate::oauth::scope::Scope;
 use crate::state::AppState;
+use crate::users::User;
 
 /// The response parameters (RFC 6749 §4.2.2, OIDC Core §3.2.2.5) for an authorization request
 /// of an implicit response type that `user_id`, who authenticated at `auth_time`, consented to.
@@ -92,7 +92,7 @@ pub async fn issue(
         )?;
         fields.push(("id_token", id_token));
     }
-    record_use(state, &client.id, LegacyFlow::Implicit, now).await?;
+    record_use(&state.store, &client.id, LegacyFlow::Implicit, now).await?;
     // Counted like the token endpoint's issuance (http/token.rs).
     metrics::counter!(
         "portcullis_tokens_issued_total",

@@ -90,7 +90,9 @@ impl GrantHandler for Password {
         let audience =
             default_audience(cx.state, client, &request.scope, request.resources.to_vec()).await?;
         let user = match throttle::sign_in(
-            cx.state,
+            &cx.state.store,
+            &cx.state.passwords,
+            &cx.state.config.throttle,
             request.username,
             request.password,
             cx.peer,
@@ -136,7 +138,7 @@ impl GrantHandler for Password {
         )
         .await?;
         let response = store_refresh(cx.state, issued).await?;
-        record_use(cx.state, &client.id, LegacyFlow::Password, cx.now).await?;
+        record_use(&cx.state.store, &client.id, LegacyFlow::Password, cx.now).await?;
         Ok(response)
     }
 }

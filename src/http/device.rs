@@ -217,7 +217,7 @@ async fn find_code(
     let browser = cookie::get(headers, CSRF_COOKIE).unwrap_or_default();
     let typed = params.get(CODE_FIELD).unwrap_or_default();
     if let Err(Throttled { retry_after }) =
-        throttle::check_user_code(state, ip, &browser, now).await
+        throttle::check_user_code(&state.store, ip, &browser, now).await
     {
         let message = format!("Too many attempts; try again in {retry_after} seconds.");
         return Err(code_page(
@@ -252,7 +252,7 @@ async fn find_code(
         None => None,
     };
     let (Some(row), Some(client)) = (row, client) else {
-        throttle::record_user_code_miss(state, ip, &browser, now)
+        throttle::record_user_code_miss(&state.store, &state.config.throttle, ip, &browser, now)
             .await
             .map_err(store_failed)?;
         tracing::info!("device verification: no pending code matches");

@@ -31,7 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::names::grant_type::DEVICE_CODE;
 use crate::names::path;
 use crate::state::AppState;
@@ -154,7 +154,7 @@ async fn not_found() -> OAuthError {
 async fn method_not_allowed() -> OAuthError {
     OAuthError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request",
+        ErrorCode::InvalidRequest,
         "method not allowed",
     )
 }

@@ -17,6 +17,7 @@ use crate::session::{Session, create_session, end_session};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::throttle::{self, SignIn, Throttled};
+use crate::users::UserError;
 
 /// Shown for every failed attempt: it does not say which of the two was wrong.
 const WRONG: &str = "The username or password is not correct.";
@@ -77,24 +78,26 @@ pub async fn sign_in_with_password(
     now: i64,
 ) -> Result<(Session, HeaderValue), SignInRefused> {
     let store_failed = |e: StoreError| SignInRefused::Page(PageError::Store(e));
-    let user = match throttle::sign_in(state, username, password, ip, now).await {
+    let user = match throttle::sign_in(
+        &state.store,
+        &state.passwords,
+        &state.config.throttle,
+        username,
+        password,
+        ip,
+        now,
+    )
+    .await
+    {
         Ok(SignIn::User(user)) => user,
         Ok(SignIn::Throttled(Throttled { retry_after })) => {
             let message = format!("Too many attempts; try again in {retry_after} seconds.");
             return Err(SignInRefused::Form(StatusCode::TOO_MANY_REQUESTS, message));
         }
         Ok(SignIn::Refused) => return Err(SignInRefused::Form(StatusCode::OK, WRONG.into())),
-        Err(e) => {
-            // Only store or hashing failures reach here; keep their 503-or-500 meaning.
-            let cause = e.to_string();
-            return Err(store_failed(
-                if e.status == StatusCode::SERVICE_UNAVAILABLE {
-                    StoreError::Unavailable(cause)
-                } else {
-                    StoreError::Database(cause)
-                },
-            ));
-        }
+        Err(UserError::Store(e)) => return Err(store_failed(e)),
+        // Hashing or a stored user that does not parse: the server's fault, a 500 page.
+        Err(e) => return Err(store_failed(StoreError::Database(e.to_string()))),
     };
     // A new session id on every sign-in (no fixation): the old one ends first.
     end_session(state, headers).await.map_err(store_failed)?;

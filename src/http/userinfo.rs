@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::no_store;
-use crate::admin::users::User;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::inspect::{Hint, TokenKind, inspect};
 use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 use crate::state::AppState;
+use crate::users::User;
 
 /// OIDC Core §5.4: the claims each scope asks for. `sub` is always returned (§5.3.2).
 const SCOPE_CLAIMS: [(&str, &[&str]); 4] = [
@@ -237,7 +237,7 @@ fn refuse(state: &AppState, refusal: Refusal) -> Response {
             format!("{realm}, error=\"insufficient_scope\", scope=\"openid\""),
             OAuthError::new(
                 StatusCode::FORBIDDEN,
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 "the access token was not granted the openid scope",
             )
             .into_response(),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::grants::pkce;
 use crate::names::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
 use crate::oauth::client::{Client, Profile};
@@ -261,14 +261,14 @@ async fn check(
     if params.get("request").is_some() {
         return Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "request_not_supported",
+            ErrorCode::RequestNotSupported,
             "request objects are not supported",
         ));
     }
     if params.get("request_uri").is_some() {
         return Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "request_uri_not_supported",
+            ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
         ));
     }
@@ -465,7 +465,7 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
 pub fn unsupported_response_type() -> OAuthError {
     OAuthError::new(
         axum::http::StatusCode::BAD_REQUEST,
-        "unsupported_response_type",
+        ErrorCode::UnsupportedResponseType,
         "the response type is not supported",
     )
 }
@@ -474,7 +474,7 @@ pub fn unsupported_response_type() -> OAuthError {
 pub fn login_required() -> OAuthError {
     OAuthError::new(
         axum::http::StatusCode::BAD_REQUEST,
-        "login_required",
+        ErrorCode::LoginRequired,
         "the user must sign in",
     )
 }
@@ -482,7 +482,7 @@ pub fn login_required() -> OAuthError {
 pub fn consent_required() -> OAuthError {
     OAuthError::new(
         axum::http::StatusCode::BAD_REQUEST,
-        "consent_required",
+        ErrorCode::ConsentRequired,
         "the user must consent",
     )
 }

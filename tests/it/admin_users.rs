@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use portcullis::admin::Actor;
-use portcullis::admin::users::{self, authenticate};
+use portcullis::admin::users;
 use portcullis::secret::Secret;
 use portcullis::store::Store;
+use portcullis::users::authenticate;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -209,10 +210,15 @@ async fn passwords_are_never_returned(db: TestDb) {
     assert_eq!(status, 200, "{replaced}");
     assert_no_password("replace", &replaced);
     // Nor do the types the sign-in code handles.
-    let user = authenticate(&server.state.store, "alice", NEW_PASSWORD)
-        .await
-        .unwrap()
-        .expect("signed in");
+    let user = authenticate(
+        &server.state.store,
+        &server.state.passwords,
+        "alice",
+        NEW_PASSWORD,
+    )
+    .await
+    .unwrap()
+    .expect("signed in");
     assert_no_password("User", &serde_json::to_value(&user).unwrap());
     assert_no_password("oidc_claims", &Value::Object(user.oidc_claims()));
     let row = server
@@ -374,6 +380,7 @@ async fn duplicate_usernames_are_409(db: TestDb) {
 async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: TestDb) {
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
+    let passwords = &server.state.passwords;
     let alice = create_user(
         &server,
         json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com" }),
@@ -386,7 +393,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     )
     .await;
 
-    let user = authenticate(store, "alice", PASSWORD)
+    let user = authenticate(store, passwords, "alice", PASSWORD)
         .await
         .unwrap()
         .expect("alice");
@@ -400,7 +407,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     );
     assert_eq!(claims["updated_at"], alice["updated_at"]);
     assert!(
-        authenticate(store, "ALICE", PASSWORD)
+        authenticate(store, passwords, "ALICE", PASSWORD)
             .await
             .unwrap()
             .is_some()
@@ -416,7 +423,9 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
         ("dave", PASSWORD, "disabled user"),
         ("two words", PASSWORD, "not a username"),
     ] {
-        let got = authenticate(store, username, password).await.unwrap();
+        let got = authenticate(store, passwords, username, password)
+            .await
+            .unwrap();
         assert!(got.is_none(), "{why}: {got:?}");
     }
 
@@ -425,7 +434,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
         let mut best = Duration::MAX;
         for _ in 0..3 {
             let start = Instant::now();
-            let _ = authenticate(store, username, "wrong password")
+            let _ = authenticate(store, passwords, username, "wrong password")
                 .await
                 .unwrap();
             best = best.min(start.elapsed());
@@ -443,13 +452,13 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     let (status, _) = admin_put(&server, &path, json!({ "password": NEW_PASSWORD })).await;
     assert_eq!(status, 200);
     assert!(
-        authenticate(store, "alice", PASSWORD)
+        authenticate(store, passwords, "alice", PASSWORD)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        authenticate(store, "alice", NEW_PASSWORD)
+        authenticate(store, passwords, "alice", NEW_PASSWORD)
             .await
             .unwrap()
             .is_some()
@@ -457,7 +466,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     let (status, _) = admin_put(&server, &path, json!({ "disabled": true })).await;
     assert_eq!(status, 200);
     assert!(
-        authenticate(store, "alice", NEW_PASSWORD)
+        authenticate(store, passwords, "alice", NEW_PASSWORD)
             .await
             .unwrap()
             .is_none()
@@ -465,7 +474,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     let (status, _) = admin_put(&server, &path, json!({ "disabled": false })).await;
     assert_eq!(status, 200);
     assert!(
-        authenticate(store, "alice", NEW_PASSWORD)
+        authenticate(store, passwords, "alice", NEW_PASSWORD)
             .await
             .unwrap()
             .is_some()
@@ -477,6 +486,7 @@ async fn passwords_are_stored_as_argon2id_at_owasp_parameters(db: TestDb) {
     use argon2::password_hash::phc::PasswordHash;
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
+    let passwords = &server.state.passwords;
     let alice = create_user(
         &server,
         json!({ "username": "alice", "password": PASSWORD }),
@@ -505,6 +515,7 @@ async fn passwords_are_stored_as_argon2id_at_owasp_parameters(db: TestDb) {
 
     users::set_password(
         store,
+        passwords,
         &Actor::cli(),
         &id_of(&carol),
         Secret::new(NEW_PASSWORD),
@@ -538,6 +549,7 @@ async fn user_changes_are_audited_without_the_password(db: TestDb) {
     server.state.clock.advance(1);
     users::set_password(
         &server.state.store,
+        &server.state.passwords,
         &Actor::cli(),
         &id,
         Secret::new(third),
@@ -667,8 +679,9 @@ async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
 
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
+    let passwords = &server.state.passwords;
     assert!(
-        authenticate(store, "erin", NEW_PASSWORD)
+        authenticate(store, passwords, "erin", NEW_PASSWORD)
             .await
             .unwrap()
             .is_none(),
@@ -677,13 +690,13 @@ async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
     let (ok, _, output) = cli(&db, &["user", "enable", "ERIN"], "").await;
     assert!(ok, "{output}");
     assert!(
-        authenticate(store, "erin", PASSWORD)
+        authenticate(store, passwords, "erin", PASSWORD)
             .await
             .unwrap()
             .is_none(),
         "old password"
     );
-    let user = authenticate(store, "erin", NEW_PASSWORD)
+    let user = authenticate(store, passwords, "erin", NEW_PASSWORD)
         .await
         .unwrap()
         .expect("erin");

@@ -52,7 +52,16 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
     let home = ip("192.0.2.1");
     // Five free failures, then the sixth blocks the account.
     for n in 1..=6 {
-        let out = throttle::sign_in(state, "alice", "wrong", home, state.now()).await;
+        let out = throttle::sign_in(
+            &state.store,
+            &state.passwords,
+            &state.config.throttle,
+            "alice",
+            "wrong",
+            home,
+            state.now(),
+        )
+        .await;
         assert!(matches!(out, Ok(SignIn::Refused)), "failure {n}: {out:?}");
     }
     let failures = events(&server, &format!("type=sign_in.failure&target={id}")).await;
@@ -70,7 +79,16 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
     );
 
     // An unknown user: the event names no one, and never the typed name.
-    let out = throttle::sign_in(state, "mallory", "x", ip("192.0.2.9"), state.now()).await;
+    let out = throttle::sign_in(
+        &state.store,
+        &state.passwords,
+        &state.config.throttle,
+        "mallory",
+        "x",
+        ip("192.0.2.9"),
+        state.now(),
+    )
+    .await;
     assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
     let unknown = events(&server, "actor=ip:192.0.2.9").await;
     assert_eq!(
@@ -82,7 +100,16 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
 
     // The lockout ends; the right password is a success event.
     state.clock.advance(2);
-    let out = throttle::sign_in(state, "alice", PASSWORD, home, state.now()).await;
+    let out = throttle::sign_in(
+        &state.store,
+        &state.passwords,
+        &state.config.throttle,
+        "alice",
+        PASSWORD,
+        home,
+        state.now(),
+    )
+    .await;
     assert!(matches!(out, Ok(SignIn::User(_))), "{out:?}");
     let all = events(&server, &format!("target={id}")).await;
     assert_eq!(all[0]["action"], "sign_in.success");

@@ -10,6 +10,7 @@ use portcullis::store::{
     grant_key, jti_key,
 };
 use portcullis::tasks::{PurgeCounts, TABLES, purge_once};
+use portcullis::users::UserRequest;
 use serde_json::json;
 
 use crate::both_stores;
@@ -40,16 +41,22 @@ async fn server(db: &TestDb, batch_size: u64) -> TestServer {
 }
 
 pub async fn user(server: &TestServer, name: &str) -> String {
-    let req = users::UserRequest {
+    let req = UserRequest {
         username: Some(name.into()),
         password: None,
         disabled: None,
         claims: None,
     };
-    users::create(&server.state.store, &Actor::cli(), req, server.state.now())
-        .await
-        .expect("user")
-        .id
+    users::create(
+        &server.state.store,
+        &server.state.passwords,
+        &Actor::cli(),
+        req,
+        server.state.now(),
+    )
+    .await
+    .expect("user")
+    .id
 }
 
 pub fn code(name: &str, client_id: &str, user_id: &str, now: i64, expires_at: i64) -> CodeRow {

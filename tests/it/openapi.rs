@@ -572,7 +572,7 @@ async fn the_user_request_schema_names_every_field_read() {
     let spec = description(&server).await;
     let (properties, required) = object_parts(&spec, request_schema(&spec, "post", admin::USERS));
     let described: BTreeSet<&str> = properties.keys().map(String::as_str).collect();
-    let mut read: BTreeSet<&str> = portcullis::admin::users::CLAIM_NAMES.into_iter().collect();
+    let mut read: BTreeSet<&str> = portcullis::users::CLAIM_NAMES.into_iter().collect();
     read.extend(["username", "password", "disabled"]);
     assert_eq!(described, read);
     assert!(required.is_empty(), "{required:?}");

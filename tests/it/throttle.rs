@@ -7,7 +7,6 @@
 
 use std::net::IpAddr;
 
-use portcullis::admin::users::dummy_password_checks;
 use portcullis::oauth::client_auth::unknown_client_checks;
 use portcullis::store::Backoff;
 use portcullis::throttle::{self, SignIn, Throttled, account_key, ip_key};
@@ -25,16 +24,23 @@ fn ip(s: &str) -> IpAddr {
 
 /// The seconds a sign-in must wait now, or 0 when it may go ahead.
 async fn wait(server: &TestServer, username: &str, from: IpAddr) -> u64 {
-    match throttle::check(&server.state, username, from, server.state.now()).await {
+    match throttle::check(&server.state.store, username, from, server.state.now()).await {
         Ok(()) => 0,
         Err(Throttled { retry_after }) => retry_after,
     }
 }
 
 async fn fail(server: &TestServer, username: &str, from: IpAddr) {
-    throttle::record_failure(&server.state, username, None, from, server.state.now())
-        .await
-        .expect("record_failure");
+    throttle::record_failure(
+        &server.state.store,
+        &server.state.config.throttle,
+        username,
+        None,
+        from,
+        server.state.now(),
+    )
+    .await
+    .expect("record_failure");
 }
 
 async fn failures(server: &TestServer, key: &str) -> i64 {
@@ -86,7 +92,7 @@ async fn success_clears_the_account_counter(db: TestDb) {
     server.state.clock.freeze();
     let home = ip("192.0.2.1");
     assert_eq!(delays(&server, "alice", home, 5).await, [0; 5]);
-    throttle::record_success(&server.state, "Alice", home, server.state.now())
+    throttle::record_success(&server.state.store, "Alice", home, server.state.now())
         .await
         .expect("record_success");
     assert_eq!(failures(&server, &account_key("alice")).await, 0);
@@ -233,8 +239,17 @@ async fn concurrent_failures_all_count(db: TestDb) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let state = server.state.clone();
-        tasks
-            .spawn(async move { throttle::record_failure(&state, "alice", None, home, now).await });
+        tasks.spawn(async move {
+            throttle::record_failure(
+                &state.store,
+                &state.config.throttle,
+                "alice",
+                None,
+                home,
+                now,
+            )
+            .await
+        });
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task").expect("record_failure");
@@ -249,7 +264,7 @@ async fn concurrent_failures_all_count(db: TestDb) {
     let address = address.expect("read").expect("a counter");
     assert_eq!((address.failures, address.blocked_until), (20, 0));
     assert_eq!(
-        throttle::check(&server.state, "alice", home, now).await,
+        throttle::check(&server.state.store, "alice", home, now).await,
         Err(Throttled { retry_after: 900 })
     );
     server.stop().await;
@@ -338,15 +353,33 @@ async fn unknown_users_cost_a_password_verification(db: TestDb) {
         .await;
     assert_eq!(status, 201, "{user}");
     for name in ["nobody", "no such user"] {
-        let before = dummy_password_checks();
-        let out = throttle::sign_in(state, name, PASSWORD, ip("192.0.2.1"), state.now()).await;
+        let before = state.passwords.dummy_checks();
+        let out = throttle::sign_in(
+            &state.store,
+            &state.passwords,
+            &state.config.throttle,
+            name,
+            PASSWORD,
+            ip("192.0.2.1"),
+            state.now(),
+        )
+        .await;
         assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
         assert!(
-            dummy_password_checks() > before,
+            state.passwords.dummy_checks() > before,
             "{name}: no dummy verification"
         );
     }
-    let out = throttle::sign_in(state, "alice", "wrong", ip("192.0.2.2"), state.now()).await;
+    let out = throttle::sign_in(
+        &state.store,
+        &state.passwords,
+        &state.config.throttle,
+        "alice",
+        "wrong",
+        ip("192.0.2.2"),
+        state.now(),
+    )
+    .await;
     assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
     server.stop().await;
 }

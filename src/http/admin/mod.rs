@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::admin::Actor;
+use crate::admin::{Actor, AdminError};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -87,4 +88,25 @@ async fn require_admin(
     .ok_or_else(|| unauthorized("invalid admin token"))?;
     request.extensions_mut().insert(actor);
     Ok(next.run(request).await)
+}
+
+/// The admin services' errors as RFC 6749 §5.2 error bodies: a refused field is a 400 whose
+/// description names it, `not_found` a 404, `conflict` a 409; store and internal failures keep
+/// the answers every endpoint gives them.
+impl From<AdminError> for OAuthError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::InvalidField {
+                code,
+                field,
+                message,
+            } => OAuthError::new(StatusCode::BAD_REQUEST, code, format!("{field}: {message}")),
+            AdminError::InvalidRequest(message) => OAuthError::invalid_request(message),
+            AdminError::NotFound(message) => OAuthError::not_found(message),
+            AdminError::Conflict(message) => OAuthError::conflict(message),
+            AdminError::Store(e) => e.into(),
+            AdminError::Protocol(e) => e,
+            AdminError::Internal(detail) => OAuthError::server_error().with_detail(detail),
+        }
+    }
 }

@@ -10,13 +10,14 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::admin::users::{self, Claims, User, UserList, UserRequest};
+use crate::admin::users::{self, UserList};
 use crate::admin::{Actor, Page};
 use crate::error::{ErrorBody, OAuthError};
 use crate::http::extract::{self, Path, Query};
 use crate::http::no_store;
 use crate::names::path::admin;
 use crate::state::AppState;
+use crate::users::{Claims, User, UserRequest};
 
 /// The JSON body of a create or replace, as `UserRequest::from_json` reads it: OIDC Core §5.1
 /// claims beside `username`, `password` and `disabled`. A replace sets every claim, so a claim
@@ -55,7 +56,7 @@ pub async fn create(
     extract::Json(body): extract::Json<Value>,
 ) -> Result<Response, OAuthError> {
     let req = UserRequest::from_json(body)?;
-    let user = users::create(&state.store, &actor, req, state.now()).await?;
+    let user = users::create(&state.store, &state.passwords, &actor, req, state.now()).await?;
     Ok(no_store((StatusCode::CREATED, Json(user)).into_response()))
 }
 
@@ -136,7 +137,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Clears the user's sign-in lockout (the account's throttle counter; issue 9).
+/// Clears the user's sign-in lockout (the account's throttle counter, RFC 9700 §4.10).
 #[utoipa::path(
     delete, path = admin::USER_LOCKOUT, tag = "users", operation_id = "clear_user_lockout",
     params(("id" = String, Path, description = "The user's id (their `sub`)")),
@@ -150,6 +151,6 @@ pub async fn clear_lockout(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, OAuthError> {
-    crate::throttle::clear_lockout(&state.store, &actor, &id, state.now()).await?;
+    users::clear_lockout(&state.store, &actor, &id, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -85,7 +85,7 @@ pub(super) fn refusal_page(state: &AppState, e: OAuthError) -> Response {
     if e.status.is_server_error() {
         return store_failed(state, e);
     }
-    tracing::info!(error = e.code, detail = ?e.detail, "authorization request refused (page)");
+    tracing::info!(error = e.code.as_str(), detail = ?e.detail, "authorization request refused (page)");
     let explanation = if e.description.contains("redirect_uri") {
         "The application sent you here with a return address it has not registered. \
          Contact the application's support."
@@ -125,7 +125,7 @@ pub fn expired_page(state: &AppState) -> Response {
 }
 
 pub(super) fn store_failed(state: &AppState, e: OAuthError) -> Response {
-    tracing::error!(error = e.code, detail = ?e.detail, "authorization request failed");
+    tracing::error!(error = e.code.as_str(), detail = ?e.detail, "authorization request failed");
     let (status, title) = if e.status == StatusCode::SERVICE_UNAVAILABLE {
         (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
     } else {

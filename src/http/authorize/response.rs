@@ -41,9 +41,9 @@ pub fn respond_with(
         }
         Err(e) => {
             if e.status.is_server_error() {
-                tracing::error!(error = e.code, detail = ?e.detail, "authorization failed");
+                tracing::error!(error = e.code.as_str(), detail = ?e.detail, "authorization failed");
             } else {
-                tracing::info!(error = e.code, detail = ?e.detail, "authorization refused");
+                tracing::info!(error = e.code.as_str(), detail = ?e.detail, "authorization refused");
             }
             fields.push(("error", e.code.to_string()));
             fields.push(("error_description", e.description.to_string()));
