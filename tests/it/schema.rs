@@ -181,7 +181,6 @@ fn the_comparison_sees_drift() {
         ]),
     )]
     .into();
-    let same: Schema = [("t".to_string(), sqlite["t"].clone())].into();
     let mut pg = agreeing.clone();
     let t = pg.get_mut("t").unwrap();
     t.insert("at".into(), col("integer", false));
@@ -206,8 +205,16 @@ fn the_comparison_sees_drift() {
     t.remove("gone");
     t.remove("odd");
     assert_eq!(differences(&lite, &agreeing), Vec::<String>::new());
+    let mut odd_pg = agreeing.clone();
+    odd_pg
+        .get_mut("t")
+        .unwrap()
+        .insert("odd".into(), col("real", true));
+    lite.get_mut("t")
+        .unwrap()
+        .insert("odd".into(), col("REAL", true));
     assert_eq!(
-        differences(&same, &same),
+        differences(&lite, &odd_pg),
         ["t.odd: SQLite type REAL is not in the mapping (schema.rs TYPES)"]
     );
 }
