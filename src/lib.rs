@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod error;
 /// Entry points for `fuzz/` and the property tests; not an API.

@@ -1,47 +1,41 @@
-//! Everything a request needs, built once at start and shared (DESIGN.md: no globals).
+//! Everything a request needs, built once at start and shared: the protocol's narrow context
+//! (`oauth::context`) plus what only the HTTP edge uses.
 
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
+pub use crate::clock::Clock;
 use crate::config::Config;
 use crate::grants::GrantRegistry;
 use crate::keys::KeyRing;
 use crate::keys::kek::Kek;
-use crate::oauth::client_cache::ClientCache;
-use crate::oauth::deny_list::DenyListCache;
-use crate::oauth::remote_jwks::RemoteJwks;
-use crate::oauth::resource_cache::ResourceCache;
+use crate::oauth::context::ProtocolContext;
 use crate::pages::Templates;
 use crate::secret::sha256_hex;
 use crate::store::Store;
 
 pub struct AppState {
-    pub config: Config,
-    /// `config.issuer()`, resolved once.
-    pub issuer: String,
-    pub store: Store,
-    /// Client registrations read through a copy kept `clients.cache_ttl` seconds.
-    pub clients: ClientCache,
-    /// Resource registrations by identifier, read through a copy kept as long.
-    pub resources: ResourceCache,
-    /// Deny-list answers for access tokens, kept `tokens.revocation_cache_ttl` seconds.
-    pub deny_list: DenyListCache,
-    pub keys: KeyRing,
+    /// What protocol code receives; `AppState` derefs to it, so `state.store` reads it.
+    pub protocol: ProtocolContext,
     pub grants: GrantRegistry,
-    pub remote_jwks: RemoteJwks,
     /// This node's side of the token endpoint's per-client rate limit (`rate_limit.rs`).
     pub token_rate: crate::rate_limit::TokenRateLimiter,
-    pub clock: Clock,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub bootstrap_admin_hash: Option<String>,
     /// The discovery document, serialised once: nothing in it changes while running.
     pub discovery: Arc<[u8]>,
-    /// Delivers back-channel Logout Tokens (`oauth::backchannel_logout`): bounded, no redirects.
-    pub backchannel_http: reqwest::Client,
     /// `http.trusted_proxies`, parsed once.
     pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// The page templates, parsed once at start (built-in, or overridden from `templates_dir`).
     pub templates: Templates,
+}
+
+impl Deref for AppState {
+    type Target = ProtocolContext;
+
+    fn deref(&self) -> &ProtocolContext {
+        &self.protocol
+    }
 }
 
 impl AppState {
@@ -52,77 +46,14 @@ impl AppState {
         let keys = KeyRing::load_or_generate(&store, kek, clock.now()).await?;
         let mut state = AppState {
             discovery: Arc::from(&b"{}"[..]),
-            issuer: config.issuer(),
             grants: GrantRegistry::from_config(&config),
             bootstrap_admin_hash: config.admin_token.as_ref().map(|t| sha256_hex(t.expose())),
             trusted_proxies: crate::proxy::trusted(&config.http.trusted_proxies),
-            clients: ClientCache::new(config.clients.cache_ttl),
-            resources: ResourceCache::new(config.clients.cache_ttl),
-            deny_list: DenyListCache::new(config.tokens.revocation_cache_ttl),
-            config,
-            store,
-            keys,
-            remote_jwks: RemoteJwks::new(),
             token_rate: Default::default(),
-            backchannel_http: crate::oauth::backchannel_logout::http_client(),
-            clock,
             templates,
+            protocol: ProtocolContext::new(config, store, keys, clock),
         };
         state.discovery = serde_json::to_vec(&crate::http::discovery::document(&state))?.into();
         Ok(Arc::new(state))
-    }
-
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{}", self.issuer, path)
-    }
-
-    /// The longest an access token issued now can live: config or any resource's own setting.
-    pub async fn longest_access_token_lifetime(&self) -> Result<u64, crate::store::StoreError> {
-        let by_resource = self
-            .store
-            .max_resource_token_lifetime()
-            .await?
-            .unwrap_or(0)
-            .max(0) as u64;
-        Ok(by_resource.max(self.config.tokens.access_token_lifetime))
-    }
-}
-
-/// Unix time in seconds. Protocol code receives `now` from here and never reads the system
-/// clock itself; tests move the offset to exercise expiry without sleeping, and freeze it
-/// where an assertion sits on a one-second boundary (a real second ticking over between two
-/// reads would otherwise make such a test flaky).
-#[derive(Default)]
-pub struct Clock {
-    offset: AtomicI64,
-    /// When set, the wall-clock reading at which time stopped; `advance` still moves it.
-    frozen_at: std::sync::OnceLock<i64>,
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        let base = match self.frozen_at.get() {
-            Some(at) => *at,
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
-        };
-        base + self.offset.load(Ordering::Relaxed)
-    }
-
-    /// Stops the clock at the present moment (for tests); only `advance` moves it after this.
-    pub fn freeze(&self) {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let _ = self.frozen_at.set(wall);
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.offset.fetch_add(seconds, Ordering::Relaxed);
     }
 }

@@ -20,8 +20,8 @@ use crate::admin::users::{MAX_USERNAME_CHARS, User, authenticate, normalize_user
 use crate::audit;
 use crate::config::ThrottleConfig;
 use crate::error::OAuthError;
+use crate::oauth::context::ProtocolContext;
 use crate::secret::sha256_hex;
-use crate::state::AppState;
 use crate::store::{AuditEvent, Backoff, Store, StoreError, ThrottleRow};
 
 /// A sign-in refused for now: try again in `retry_after` seconds (the `Retry-After` value).
@@ -80,7 +80,7 @@ fn backoff(c: &ThrottleConfig, free_attempts: u32) -> Backoff {
 /// answered as throttled for a second: a brute force must not get through while the counters
 /// cannot be read.
 pub async fn check(
-    state: &AppState,
+    state: &ProtocolContext,
     username: &str,
     ip: IpAddr,
     now: i64,
@@ -92,7 +92,7 @@ pub async fn check(
 /// Whether either counter blocks at `now` (each block counted in `metric`); fails closed as
 /// `check` says.
 async fn blocked(
-    state: &AppState,
+    state: &ProtocolContext,
     [key, other]: &[String; 2],
     now: i64,
     metric: &'static str,
@@ -119,7 +119,7 @@ async fn blocked(
 /// makes either counter block is a `sign_in.lockout` event (`user_id` is the account's user,
 /// when it exists).
 pub async fn record_failure(
-    state: &AppState,
+    state: &ProtocolContext,
     username: &str,
     user_id: Option<&str>,
     ip: IpAddr,
@@ -154,7 +154,7 @@ pub async fn record_failure(
 /// Records that `row` now blocks (the counter's key is not recorded: an account key holds a
 /// typed username).
 async fn lockout_event(
-    state: &AppState,
+    state: &ProtocolContext,
     action: &str,
     counter: &str,
     row: &ThrottleRow,
@@ -181,7 +181,7 @@ async fn lockout_event(
 /// A successful sign-in clears the account's counter. The IP's counter is left to decay: one
 /// right password must not wipe out a spray of wrong ones from the same address.
 pub async fn record_success(
-    state: &AppState,
+    state: &ProtocolContext,
     username: &str,
     _ip: IpAddr,
     _now: i64,
@@ -212,7 +212,7 @@ pub enum SignIn {
 /// password is verified in constant time, against a dummy hash for unknown users
 /// (`admin::users::authenticate`). Errors are store or hashing failures only.
 pub async fn sign_in(
-    state: &AppState,
+    state: &ProtocolContext,
     username: &str,
     password: &str,
     ip: IpAddr,
@@ -306,7 +306,7 @@ fn user_code_keys(ip: IpAddr, browser: &str) -> [String; 2] {
 
 /// Whether a browser at `ip` may try a user code at `now`.
 pub async fn check_user_code(
-    state: &AppState,
+    state: &ProtocolContext,
     ip: IpAddr,
     browser: &str,
     now: i64,
@@ -317,7 +317,7 @@ pub async fn check_user_code(
 
 /// Counts a user code that matched nothing against the address and the browser.
 pub async fn record_user_code_miss(
-    state: &AppState,
+    state: &ProtocolContext,
     ip: IpAddr,
     browser: &str,
     now: i64,

@@ -39,7 +39,7 @@ pub(crate) async fn map_subject(
     issuer: &TrustedIssuer,
     subject: &str,
 ) -> Result<String, OAuthError> {
-    let store = &cx.state.store;
+    let store = &cx.protocol.store;
     let unknown = || {
         OAuthError::invalid_grant("the assertion subject is not a known user").with_detail(format!(
             "issuer {} {:?} subject {subject:?}",
@@ -83,7 +83,7 @@ pub async fn issue_for_assertion(
     let requested = params.scope()?;
     let mut target_ids = params.get_all("resource").to_vec();
     target_ids.extend(params.get_all("audience").iter().cloned());
-    let targets = resolve_targets(cx.state, cx.client, &target_ids).await?;
+    let targets = resolve_targets(cx.protocol, cx.client, &target_ids).await?;
     // RFC 7521 §4.1: the scope is limited to what the client may ask, what the issuer may
     // obtain, and what the target APIs define.
     let allowed = Scope::from_tokens(cx.client.allowed_scopes().filter(|s| {
@@ -104,7 +104,7 @@ pub async fn issue_for_assertion(
     // RFC 7523 §3 item 7 / RFC 7522 §3 item 9: spent last, so a request refused for its scope
     // or target can be corrected and sent again with the same assertion.
     let fresh = cx
-        .state
+        .protocol
         .store
         .record_jti(
             &format!("{}:{}", issuer.kind.as_str(), issuer.issuer),
@@ -114,7 +114,7 @@ pub async fn issue_for_assertion(
         .await?;
     if !fresh {
         crate::audit::record(
-            &cx.state.store,
+            &cx.protocol.store,
             cx.now,
             crate::audit::action::ASSERTION_REPLAY,
             &crate::audit::client_actor(&cx.client.id),
@@ -128,7 +128,7 @@ pub async fn issue_for_assertion(
         );
     }
     let token = issue_access_token(
-        cx.state,
+        cx.protocol,
         AccessTokenSpec {
             client_id: &cx.client.id,
             subject: &sub,

@@ -5,20 +5,21 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{GrantHandler, TokenContext, pkce};
+use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::{AUTHORIZATION_CODE, REFRESH_TOKEN};
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::id_token::{IdTokenSpec, issue_id_token};
 use crate::oauth::issue::{
     AccessTokenSpec, RefreshTokenSpec, TokenResponse, issuer_target, make_access_token,
     new_refresh_token, refresh_token_stored,
 };
 use crate::oauth::params::Params;
+use crate::oauth::pkce;
 use crate::oauth::resource::{Resource, resolve_targets};
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
 use crate::store::{CodeRow, Consumed, IssuedRows};
 
 /// What the authorization endpoint hands over once the user has signed in and consented.
@@ -47,7 +48,7 @@ pub struct CodeGrant {
 /// `tokens.authorization_code_lifetime`, the start of a new grant. The challenge is checked
 /// again here (`pkce::parse_challenge`), so a code never carries one the token side refuses.
 pub async fn issue_code(
-    state: &AppState,
+    state: &ProtocolContext,
     grant: CodeGrant,
     now: i64,
 ) -> Result<String, OAuthError> {
@@ -127,14 +128,14 @@ impl GrantHandler for AuthorizationCode {
         // RFC 6749 §4.1.2: single use. The code is read and checked first, then taken with the
         // refresh token issued for it in one transaction (`Store::redeem_code`), whose atomic
         // take decides the one winner among racing redemptions.
-        let Some(code) = cx.state.store.find_code(&hash, cx.now).await? else {
+        let Some(code) = cx.protocol.store.find_code(&hash, cx.now).await? else {
             // Taken before (a replay) or never valid: the row tells which, without a write.
-            let spent = cx.state.store.spent_code::<()>(&hash).await?;
+            let spent = cx.protocol.store.spent_code::<()>(&hash).await?;
             return Err(refused_take(cx, spent.replayed_grant()).await);
         };
         if let Err(e) = check_code(cx, &code, &request) {
             // A failed redemption spends the code all the same.
-            let taken = cx.state.store.consume_code(&hash, cx.now).await?;
+            let taken = cx.protocol.store.consume_code(&hash, cx.now).await?;
             if let Some(grant_id) = taken.replayed_grant() {
                 return Err(refused_take(cx, Some(grant_id)).await);
             }
@@ -147,7 +148,7 @@ impl GrantHandler for AuthorizationCode {
         let scope = Scope::parse(&code.scope).ok_or_else(|| corrupt("scope"))?;
         let granted: Vec<String> =
             serde_json::from_str(&code.audience).map_err(|_| corrupt("audience"))?;
-        let granted = default_audience(cx.state, cx.client, &scope, granted).await?;
+        let granted = default_audience(cx.protocol, cx.client, &scope, granted).await?;
         let audience = narrow(&granted, request.resources)?;
         let issued = issue_tokens(
             cx,
@@ -167,7 +168,7 @@ impl GrantHandler for AuthorizationCode {
         )
         .await?;
         match cx
-            .state
+            .protocol
             .store
             .redeem_code(&hash, cx.now, &issued.rows)
             .await?
@@ -219,11 +220,11 @@ async fn refused_take(cx: &TokenContext<'_>, replayed: Option<String>) -> OAuthE
     let Some(grant_id) = replayed else {
         return invalid().with_detail("unknown or expired code");
     };
-    if let Err(e) = revoke_grant(cx.state, &grant_id, cx.now).await {
+    if let Err(e) = revoke_grant(cx.protocol, &grant_id, cx.now).await {
         return e;
     }
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::CODE_REPLAY,
         &crate::audit::client_actor(&cx.client.id),
@@ -281,7 +282,7 @@ impl IssuedTokens {
 
 /// Stores the rows of tokens issued without a take (device codes, passwords).
 pub(crate) async fn store_refresh(
-    state: &AppState,
+    state: &ProtocolContext,
     issued: IssuedTokens,
 ) -> Result<TokenResponse, OAuthError> {
     state.store.insert_issued(&issued.rows).await?;
@@ -294,11 +295,11 @@ pub(crate) async fn issue_tokens(
     cx: &TokenContext<'_>,
     grant: UserGrant<'_>,
 ) -> Result<IssuedTokens, OAuthError> {
-    let targets = resolve_audience(cx.state, cx.client, grant.audience).await?;
+    let targets = resolve_audience(cx.protocol, cx.client, grant.audience).await?;
     let mut extra = Map::new();
     extra.insert("auth_time".into(), grant.auth_time.into());
     let (access, opaque) = make_access_token(
-        cx.state,
+        cx.protocol,
         AccessTokenSpec {
             client_id: &cx.client.id,
             subject: grant.subject,
@@ -313,7 +314,7 @@ pub(crate) async fn issue_tokens(
     // OIDC Core §3.1.3.3: an ID token when the request was an OpenID Connect one.
     let id_token = if grant.scope.contains("openid") {
         Some(issue_id_token(
-            cx.state,
+            cx.protocol,
             IdTokenSpec {
                 client: cx.client,
                 subject: grant.subject,
@@ -338,7 +339,7 @@ pub(crate) async fn issue_tokens(
             }
         }
         Some(new_refresh_token(
-            cx.state,
+            cx.protocol,
             RefreshTokenSpec {
                 grant_id: grant.grant_id,
                 client_id: &cx.client.id,
@@ -367,7 +368,7 @@ pub(crate) async fn issue_tokens(
 /// when the scope has `openid` (a sign-in that named no API gets a token good at userinfo),
 /// else the client's default resource (RFC 9068 §3), as for any token request.
 pub(crate) async fn default_audience(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     scope: &Scope,
     named: Vec<String>,
@@ -388,7 +389,7 @@ pub(crate) async fn default_audience(
 /// The resources behind granted identifiers, checked again: the client may still use each and
 /// each still exists (RFC 8707 §2). The issuer is this server itself.
 pub(crate) async fn resolve_audience(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     audience: &[String],
 ) -> Result<Vec<Resource>, OAuthError> {
@@ -426,7 +427,7 @@ pub(crate) fn narrow(granted: &[String], requested: &[String]) -> Result<Vec<Str
 /// Revokes everything a grant produced (DESIGN.md: a replay revokes all of it). The deny-list
 /// entry outlives every access token, and every refresh token, the grant could have issued.
 pub(crate) async fn revoke_grant(
-    state: &AppState,
+    state: &ProtocolContext,
     grant_id: &str,
     now: i64,
 ) -> Result<(), OAuthError> {

@@ -14,13 +14,13 @@ use crate::names::grant_type::DEVICE_CODE;
 use crate::names::path;
 use crate::oauth::authorize_request::OIDC_SCOPES;
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
 use crate::oauth::scope::Scope;
 use crate::oauth::user_code;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
 use crate::store::{Consumed, DeviceCodeRow, DeviceCodeStatus};
 
 /// RFC 8628 §3.2: the device authorization response.
@@ -42,7 +42,7 @@ const USER_CODE_DRAWS: usize = 5;
 /// authorization: a device code of 256 random bits and a user code, both stored only as
 /// SHA-256, pending until the user decides or `device.code_lifetime` passes.
 pub async fn authorize_device(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     params: &Params,
     now: i64,
@@ -155,7 +155,7 @@ impl GrantHandler for DeviceCode {
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
         let invalid = || OAuthError::invalid_grant("the device code is invalid");
-        let store = &cx.state.store;
+        let store = &cx.protocol.store;
         let hash = sha256_hex(request.device_code);
         // One statement records this poll and judges it against the previous one, whichever
         // node served that. Another client's code is not found (RFC 6749 §5.2 invalid_grant:
@@ -209,7 +209,7 @@ impl GrantHandler for DeviceCode {
         let scope = Scope::parse(&row.scope).ok_or_else(|| corrupt("scope"))?;
         let named: Vec<String> =
             serde_json::from_str(&row.audience).map_err(|_| corrupt("audience"))?;
-        let granted = default_audience(cx.state, cx.client, &scope, named).await?;
+        let granted = default_audience(cx.protocol, cx.client, &scope, named).await?;
         let audience = narrow(&granted, request.resources)?;
         let issued = issue_tokens(
             cx,
@@ -229,7 +229,7 @@ impl GrantHandler for DeviceCode {
             },
         )
         .await?;
-        store_refresh(cx.state, issued).await
+        store_refresh(cx.protocol, issued).await
     }
 }
 
@@ -237,9 +237,9 @@ impl GrantHandler for DeviceCode {
 /// authorization code (RFC 6749 §4.1.2, RFC 9700 §4.5), everything the grant produced is
 /// revoked, since either poller may be an attacker holding a stolen code.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> Result<OAuthError, OAuthError> {
-    revoke_grant(cx.state, grant_id, cx.now).await?;
+    revoke_grant(cx.protocol, grant_id, cx.now).await?;
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::CODE_REPLAY,
         &crate::audit::client_actor(&cx.client.id),

@@ -30,11 +30,11 @@ pub async fn trusted_issuer_of(
     let Some(iss) = jwt_assertion::unverified_claim(token, "iss") else {
         return Ok(None);
     };
-    if iss == cx.state.issuer {
+    if iss == cx.protocol.issuer {
         return Ok(None);
     }
     match cx
-        .state
+        .protocol
         .store
         .find_issuer(IssuerKind::Jwt.as_str(), &iss)
         .await?
@@ -58,9 +58,9 @@ pub async fn read(
     // The audiences that may appear: the APIs the caller acts as, among those the token names.
     let named = audiences(&jwt_assertion::unverified_payload(token));
     let apis: Vec<String> = cx
-        .state
+        .protocol
         .resources
-        .by_identifiers(&cx.state.store, &named, cx.now)
+        .by_identifiers(&cx.protocol.store, &named, cx.now)
         .await?
         .iter()
         .filter(|r| r.client_id.as_deref() == Some(cx.client.id.as_str()))
@@ -81,10 +81,10 @@ pub async fn read(
         issuer: &issuer.issuer,
         subject: None,
         audiences: &api_refs,
-        leeway: cx.state.config.assertions.clock_skew as i64,
+        leeway: cx.protocol.config.assertions.clock_skew as i64,
         max_lifetime: SUBJECT_TOKEN_MAX_LIFETIME,
     };
-    let claims = jwt_assertion::verify(&cx.state.remote_jwks, token, keys, &expected, cx.now)
+    let claims = jwt_assertion::verify(&cx.protocol.remote_jwks, token, keys, &expected, cx.now)
         .await
         .map_err(|r| refused(r.detail()))?;
     // The signature is verified: the rest of the payload can be read as the issuer wrote it.

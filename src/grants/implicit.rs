@@ -1,6 +1,6 @@
 //! RFC 6749 §4.2 / OIDC Core §3.2: the implicit flow's authorization response. A legacy flow
 //! (RFC 9700 §2.1.2: SHOULD NOT be used), served only when `legacy.implicit` is on and only to
-//! clients registered for it (issue 7). `/authorize` checks the request like a code request
+//! clients registered for it. `/authorize` checks the request like a code request
 //! (`oauth::authorize_request`), with the same redirect URI, sign-in and consent rules; once the
 //! user has consented, `issue` makes the tokens that go back in the fragment or form_post,
 //! never in the query. Never a refresh token (RFC 6749 §4.2.2).
@@ -8,21 +8,21 @@
 use serde_json::Map;
 
 use super::authorization_code::{default_audience, resolve_audience};
-use crate::admin::legacy_usage::{LegacyFlow, record_use};
 use crate::admin::users::User;
 use crate::error::OAuthError;
-use crate::http::userinfo::by_scope;
 use crate::oauth::authorize_request::AuthorizeRequest;
+use crate::oauth::claims::by_scope;
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::id_token::{IdTokenSpec, issue_id_token_with_claims};
 use crate::oauth::issue::{AccessTokenSpec, issue_access_token};
+use crate::oauth::legacy_usage::{LegacyFlow, record_use};
 use crate::oauth::scope::Scope;
-use crate::state::AppState;
 
 /// The response parameters (RFC 6749 §4.2.2, OIDC Core §3.2.2.5) for an authorization request
 /// of an implicit response type that `user_id`, who authenticated at `auth_time`, consented to.
 pub async fn issue(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     request: &AuthorizeRequest,
     user_id: &str,

@@ -40,7 +40,7 @@ impl GrantHandler for JwtBearer {
         })?;
         // RFC 7523 §3 item 1: the issuer must be one this server trusts.
         let row = cx
-            .state
+            .protocol
             .store
             .find_issuer(IssuerKind::Jwt.as_str(), &iss)
             .await?
@@ -53,20 +53,20 @@ impl GrantHandler for JwtBearer {
         let (algorithms, keys) = issuer.jwt_keys().ok_or_else(|| {
             OAuthError::server_error().with_detail(format!("issuer {} has no keys", issuer.id))
         })?;
-        let config = &cx.state.config.assertions;
+        let config = &cx.protocol.config.assertions;
         let leeway = config.clock_skew as i64;
         // RFC 7523 §3 item 3: the audience is this server, by issuer or token endpoint URL.
-        let token_endpoint = cx.state.endpoint(path::TOKEN);
+        let token_endpoint = cx.protocol.endpoint(path::TOKEN);
         let expected = Expected {
             algorithms: &algorithms,
             issuer: &issuer.issuer,
             subject: None,
-            audiences: &[cx.state.issuer.as_str(), token_endpoint.as_str()],
+            audiences: &[cx.protocol.issuer.as_str(), token_endpoint.as_str()],
             leeway,
             max_lifetime: config.max_lifetime as i64,
         };
         let claims =
-            jwt_assertion::verify(&cx.state.remote_jwks, assertion, keys, &expected, cx.now)
+            jwt_assertion::verify(&cx.protocol.remote_jwks, assertion, keys, &expected, cx.now)
                 .await
                 .map_err(|r| {
                     OAuthError::invalid_grant(r.to_string()).with_detail(format!(

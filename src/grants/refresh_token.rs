@@ -55,7 +55,7 @@ impl GrantHandler for RefreshToken {
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
         let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
-        let store = &cx.state.store;
+        let store = &cx.protocol.store;
         let hash = sha256_hex(request.refresh_token);
         // The checks on what never changes come before the take, so a client's mistake
         // (another client, a wider scope) does not spend its token.
@@ -140,11 +140,11 @@ impl GrantHandler for RefreshToken {
 /// RFC 9700 §4.14.2: a used refresh token presented again revokes the family and the access
 /// tokens issued from it.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> OAuthError {
-    if let Err(e) = revoke_grant(cx.state, grant_id, cx.now).await {
+    if let Err(e) = revoke_grant(cx.protocol, grant_id, cx.now).await {
         return e;
     }
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::REFRESH_TOKEN_REUSE,
         &crate::audit::client_actor(&cx.client.id),

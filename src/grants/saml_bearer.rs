@@ -31,7 +31,7 @@ impl GrantHandler for Saml2Bearer {
         cx: &TokenContext<'_>,
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
-        let config = &cx.state.config.assertions;
+        let config = &cx.protocol.config.assertions;
         // RFC 7522 §2.1: one base64url-encoded Assertion in `assertion`.
         let xml =
             saml::decode(params.require("assertion")?, config.saml_max_bytes).map_err(refused)?;
@@ -39,7 +39,7 @@ impl GrantHandler for Saml2Bearer {
         // RFC 7522 §3 item 1: the Issuer must be an identity provider this server trusts.
         let entity_id = parsed.issuer().map_err(refused)?;
         let row = cx
-            .state
+            .protocol
             .store
             .find_issuer(IssuerKind::Saml.as_str(), &entity_id)
             .await?
@@ -49,9 +49,9 @@ impl GrantHandler for Saml2Bearer {
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
         check_client(cx, &issuer)?;
-        let token_endpoint = cx.state.endpoint(path::TOKEN);
+        let token_endpoint = cx.protocol.endpoint(path::TOKEN);
         let expected = Expected {
-            audiences: &[cx.state.issuer.as_str(), token_endpoint.as_str()],
+            audiences: &[cx.protocol.issuer.as_str(), token_endpoint.as_str()],
             recipient: &token_endpoint,
             leeway: config.clock_skew as i64,
             max_lifetime: config.max_lifetime as i64,

@@ -175,7 +175,7 @@ pub async fn entra_on_behalf_of(
     cx: &TokenContext<'_>,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    if !cx.state.config.grants.token_exchange {
+    if !cx.protocol.config.grants.token_exchange {
         return Err(OAuthError::invalid_request(
             "on-behalf-of token exchange is disabled",
         ));
@@ -199,9 +199,9 @@ async fn exchange(
     let subject = read_token(cx, request.subject_token, request.subject_type, "subject").await?;
     // Policy: only the API a token was minted for (its resource's client_id) may exchange it.
     let audiences = cx
-        .state
+        .protocol
         .resources
-        .by_identifiers(&cx.state.store, &subject.aud, cx.now)
+        .by_identifiers(&cx.protocol.store, &subject.aud, cx.now)
         .await?;
     if !audiences
         .iter()
@@ -233,7 +233,7 @@ async fn exchange(
         }
     };
     let targets = resolve_targets_among(
-        cx.state,
+        cx.protocol,
         &caller.id,
         &caller.meta.token_exchange_audiences,
         &request.targets,
@@ -275,7 +275,7 @@ async fn exchange(
         .as_ref()
         .map_or(subject.exp, |a| a.exp.min(subject.exp));
     let token = issue_access_token(
-        cx.state,
+        cx.protocol,
         AccessTokenSpec {
             client_id: &caller.id,
             subject: &subject.sub,
@@ -329,7 +329,7 @@ async fn read_token(
     {
         return external_subject::read(cx, &issuer, token).await;
     }
-    let Some(info) = inspect(cx.state, token, Hint::AccessToken, cx.now).await? else {
+    let Some(info) = inspect(cx.protocol, token, Hint::AccessToken, cx.now).await? else {
         return Err(invalid().with_detail(format!(
             "{role} token unknown, expired or revoked (client {})",
             cx.client.id

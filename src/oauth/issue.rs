@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::names::TYP_ACCESS_TOKEN;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::resource::{Resource, TokenFormat};
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
 use crate::store::{OpaqueTokenRow, RefreshTokenRow};
 
 /// RFC 6749 §5.1 successful token response.
@@ -84,7 +84,7 @@ struct JwtClaims<'a> {
 /// Format, algorithm and lifetime for a set of target resources: they must agree on format
 /// and algorithm; the shortest lifetime wins.
 fn token_settings(
-    state: &AppState,
+    state: &ProtocolContext,
     targets: &[Resource],
 ) -> Result<(TokenFormat, SigningAlg, u64), OAuthError> {
     let mixed = || OAuthError::invalid_target("these resources cannot share one access token");
@@ -119,7 +119,7 @@ fn token_settings(
 
 /// Makes an access token and stores it when it is opaque (only its digest).
 pub async fn issue_access_token(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: AccessTokenSpec<'_>,
     now: i64,
 ) -> Result<AccessToken, OAuthError> {
@@ -133,7 +133,7 @@ pub async fn issue_access_token(
 /// Makes an access token; an opaque one comes with the row the caller must store (a grant
 /// handler stores it with the take of the code or refresh token it was issued for).
 pub fn make_access_token(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: AccessTokenSpec<'_>,
     now: i64,
 ) -> Result<(AccessToken, Option<OpaqueTokenRow>), OAuthError> {
@@ -203,7 +203,7 @@ pub fn make_access_token(
 /// This server as an access token's audience, for a sign-in that named no API: the token is
 /// then good at this server's own endpoints (userinfo). Not a `resources` row; it takes the
 /// config's token settings.
-pub fn issuer_target(state: &AppState) -> Resource {
+pub fn issuer_target(state: &ProtocolContext) -> Resource {
     Resource {
         id: String::new(),
         identifier: state.issuer.clone(),
@@ -240,7 +240,7 @@ pub struct RefreshTokenSpec<'a> {
 /// `tokens.refresh_token_idle_lifetime`, and never later than its family's absolute end,
 /// however often the family rotates.
 pub fn new_refresh_token(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: RefreshTokenSpec<'_>,
     now: i64,
 ) -> (String, RefreshTokenRow) {
