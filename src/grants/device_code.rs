@@ -5,9 +5,6 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::authorization_code::{
-    UserGrant, default_audience, issue_tokens, narrow, revoke_grant, store_refresh,
-};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::DEVICE_CODE;
@@ -16,8 +13,12 @@ use crate::oauth::authorize_request::OIDC_SCOPES;
 use crate::oauth::client::Client;
 use crate::oauth::context::ProtocolContext;
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{
+    UserGrant, default_audience, issue_tokens, narrow, store_refresh,
+};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
+use crate::oauth::revoke::revoke_replayed_grant;
 use crate::oauth::scope::Scope;
 use crate::oauth::user_code;
 use crate::secret::{random_token, sha256_hex};
@@ -212,7 +213,8 @@ impl GrantHandler for DeviceCode {
         let granted = default_audience(cx.protocol, cx.client, &scope, named).await?;
         let audience = narrow(&granted, request.resources)?;
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            cx.client,
             UserGrant {
                 grant_id: &row.grant_id,
                 subject: user_id,
@@ -227,6 +229,7 @@ impl GrantHandler for DeviceCode {
                 acr: None,
                 refresh_family_expires_at: None,
             },
+            cx.now,
         )
         .await?;
         store_refresh(cx.protocol, issued).await
@@ -237,7 +240,7 @@ impl GrantHandler for DeviceCode {
 /// authorization code (RFC 6749 §4.1.2, RFC 9700 §4.5), everything the grant produced is
 /// revoked, since either poller may be an attacker holding a stolen code.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> Result<OAuthError, OAuthError> {
-    revoke_grant(cx.protocol, grant_id, cx.now).await?;
+    revoke_replayed_grant(cx.protocol, grant_id, cx.now).await?;
     crate::audit::record(
         &cx.protocol.store,
         cx.now,

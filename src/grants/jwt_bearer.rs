@@ -4,13 +4,14 @@
 
 use async_trait::async_trait;
 
-use super::assertion::{OneTimeId, check_client, issue_for_assertion};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::REQUESTED_TOKEN_USE_OBO;
 use crate::names::grant_type::JWT_BEARER;
 use crate::names::path;
+use crate::oauth::assertion::{OneTimeId, check_client};
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::assertion::issue_for_assertion;
 use crate::oauth::jwt_assertion::{self, Expected};
 use crate::oauth::params::Params;
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
@@ -49,7 +50,7 @@ impl GrantHandler for JwtBearer {
                     .with_detail(format!("iss {iss:?}"))
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
-        check_client(cx, &issuer)?;
+        check_client(cx.client, &issuer)?;
         let (algorithms, keys) = issuer.jwt_keys().ok_or_else(|| {
             OAuthError::server_error().with_detail(format!("issuer {} has no keys", issuer.id))
         })?;
@@ -77,7 +78,9 @@ impl GrantHandler for JwtBearer {
                 })?;
         let jti = claims.jti.as_deref().unwrap_or_default();
         issue_for_assertion(
-            cx,
+            cx.protocol,
+            cx.client,
+            cx.now,
             &issuer,
             &claims.sub,
             OneTimeId {

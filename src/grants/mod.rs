@@ -1,12 +1,15 @@
 //! Token-endpoint grants, one module per flow, looked up by `grant_type` in a registry built
 //! from config (node-oidc-provider's `registerGrantType`). Discovery reads the same registry,
 //! so what is advertised is exactly what is served.
+//!
+//! A grant imports `oauth/` (issuance, revocation, assertion checks), never another grant. The
+//! one hand-off: `jwt_bearer` passes Microsoft Entra's on-behalf-of form, which shares its
+//! `grant_type`, to `token_exchange::entra_on_behalf_of`, since it is a token exchange
+//! (RFC 8693) in another envelope.
 
-pub mod assertion;
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
-pub mod external_subject;
 pub mod implicit;
 pub mod jwt_bearer;
 pub mod password;

@@ -9,12 +9,12 @@
 
 use async_trait::async_trait;
 
-use super::authorization_code::{UserGrant, default_audience, issue_tokens, store_refresh};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::PASSWORD;
 use crate::oauth::authorize_request::OIDC_SCOPES;
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{UserGrant, default_audience, issue_tokens, store_refresh};
 use crate::oauth::legacy_usage::{LegacyFlow, record_use};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
@@ -123,7 +123,8 @@ impl GrantHandler for Password {
         let grant_id = uuid::Uuid::new_v4().simple().to_string();
         // The user authenticated just now; refresh tokens only if the client has the grant.
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            client,
             UserGrant {
                 grant_id: &grant_id,
                 subject: &user.id,
@@ -138,6 +139,7 @@ impl GrantHandler for Password {
                 acr: None,
                 refresh_family_expires_at: None,
             },
+            cx.now,
         )
         .await?;
         let response = store_refresh(cx.protocol, issued).await?;

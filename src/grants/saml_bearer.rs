@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 
-use super::assertion::{OneTimeId, check_client, issue_for_assertion};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::SAML2_BEARER;
 use crate::names::path;
+use crate::oauth::assertion::{OneTimeId, check_client};
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::assertion::issue_for_assertion;
 use crate::oauth::params::Params;
 use crate::oauth::saml::{self, Expected, ParsedAssertion, Refusal};
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
@@ -48,7 +49,7 @@ impl GrantHandler for Saml2Bearer {
                     .with_detail(format!("SAML issuer {entity_id:?}"))
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
-        check_client(cx, &issuer)?;
+        check_client(cx.client, &issuer)?;
         let token_endpoint = cx.protocol.endpoint(path::TOKEN);
         let expected = Expected {
             audiences: &[cx.protocol.issuer.as_str(), token_endpoint.as_str()],
@@ -66,7 +67,9 @@ impl GrantHandler for Saml2Bearer {
                 ))
             })?;
         issue_for_assertion(
-            cx,
+            cx.protocol,
+            cx.client,
+            cx.now,
             &issuer,
             &verified.subject,
             OneTimeId {

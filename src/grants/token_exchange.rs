@@ -11,10 +11,11 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{GrantHandler, TokenContext, external_subject};
+use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::TOKEN_EXCHANGE;
 use crate::names::token_type;
+use crate::oauth::external_subject;
 use crate::oauth::inspect::{Hint, TokenInfo, TokenKind, inspect};
 use crate::oauth::issue::{AccessTokenSpec, TokenResponse, issue_access_token};
 use crate::oauth::params::Params;
@@ -325,9 +326,9 @@ async fn read_token(
     // tokens are always ours: the caller proves itself with a token we issued to it.
     if role == "subject"
         && kind == TokenType::Jwt
-        && let Some(issuer) = external_subject::trusted_issuer_of(cx, token).await?
+        && let Some(issuer) = external_subject::trusted_issuer_of(cx.protocol, token).await?
     {
-        return external_subject::read(cx, &issuer, token).await;
+        return external_subject::read(cx.protocol, cx.client, &issuer, token, cx.now).await;
     }
     let Some(info) = inspect(cx.protocol, token, Hint::AccessToken, cx.now).await? else {
         return Err(invalid().with_detail(format!(

@@ -1,5 +1,6 @@
 //! Protocol logic with no axum types: clients, client authentication, scopes, token minting.
 
+pub mod assertion;
 pub mod authorize_request;
 pub mod backchannel_logout;
 pub mod claims;
@@ -8,6 +9,7 @@ pub mod client_auth;
 pub mod client_cache;
 pub mod context;
 pub mod deny_list;
+pub mod external_subject;
 pub mod id_token;
 pub mod inspect;
 pub mod issue;
@@ -20,6 +22,7 @@ pub mod redirect_uri;
 pub mod remote_jwks;
 pub mod resource;
 pub mod resource_cache;
+pub mod revoke;
 pub mod saml;
 pub mod scope;
 pub mod trusted_issuer;
