@@ -9,11 +9,11 @@ use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 
-use crate::oauth::authorize_request::verify_redirect_uri;
 use crate::oauth::client::{Client, ClientMetadata};
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::jwt_assertion::{self, ASYMMETRIC_ALGS, Expected, KeySource};
 use crate::oauth::params::Params;
+use crate::oauth::redirect_uri::verify_redirect_uri;
 use crate::oauth::remote_jwks::RemoteJwks;
 use crate::oauth::saml;
 

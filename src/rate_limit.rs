@@ -1,8 +1,8 @@
-//! The token endpoint's per-client rate limit (issue 9): at most `limit` token requests per
+//! The token endpoint's per-client rate limit: at most `limit` token requests per
 //! client per one-minute window (aligned to the minute, `now - now % 60`), across every node,
 //! refused with 429 and `Retry-After` (the seconds left in the window).
 //!
-//! The count is shared through the store without a write per request (issue 8: the
+//! The count is shared through the store without a write per request (the
 //! client-credentials JWT path stays write-free). Each node counts locally and, at the first
 //! request of a client in each second, adds what it admitted since its last flush *and this
 //! request* to the client's row for the window in one upsert (`token_rate_limit`), which returns

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::{Actor, AdminError, Page};
 use crate::error::OAuthError;
-use crate::oauth::backchannel_logout;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store::{AuditEvent, Store, StoreError, UserRow};
@@ -261,23 +260,7 @@ pub async fn clear_lockout(
     Ok(())
 }
 
-/// A disabled or deleted user keeps nothing: every grant they hold is revoked (refresh tokens
-/// and unused codes deleted, access tokens on the deny-list, so introspection answers
-/// `active: false` and userinfo `invalid_token`), their sessions end, and each client that
-/// was issued tokens in those sessions is sent a Logout Token (OIDC Back-Channel Logout 1.0).
-/// Pending authorization requests need nothing: finishing one needs a live session.
+/// Cuts the user off (`oauth::revoke::cut_off_user`): grants revoked, sessions ended.
 async fn cut_off(state: &AppState, user_id: &str, now: i64) -> Result<(), OAuthError> {
-    // The deny-list entries outlive every token the user's grants could have issued.
-    let longest = state
-        .longest_access_token_lifetime()
-        .await?
-        .max(state.config.tokens.refresh_token_lifetime);
-    let sessions = state
-        .store
-        .revoke_user(user_id, now + longest as i64)
-        .await?;
-    state.deny_list.revoked_here();
-    tracing::info!(user_id, "user cut off: grants revoked, sessions ended");
-    backchannel_logout::notify(state, sessions, now).await;
-    Ok(())
+    Ok(crate::oauth::revoke::cut_off_user(state, user_id, now).await?)
 }

@@ -4,6 +4,7 @@
 
 use portcullis::admin::{self, Actor, Page};
 use portcullis::secret::Secret;
+use portcullis::users::Passwords;
 
 use super::Context;
 use crate::UserCommand;
@@ -34,17 +35,18 @@ pub async fn run(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
                 None if password_stdin => Some(read_password()?),
                 None => None,
             };
-            let req = admin::users::UserRequest {
+            let req = portcullis::users::UserRequest {
                 username: Some(username),
                 password,
                 disabled: None,
-                claims: Some(admin::users::Claims {
+                claims: Some(portcullis::users::Claims {
                     email,
                     name,
                     ..Default::default()
                 }),
             };
-            out.print(&admin::users::create(&store, &Actor::cli(), req, now).await?);
+            let passwords = Passwords::new();
+            out.print(&admin::users::create(&store, &passwords, &Actor::cli(), req, now).await?);
         }
         UserCommand::List { limit, after } => {
             out.print(&admin::users::list(&store, &Page { limit, after }).await?)
@@ -52,12 +54,14 @@ pub async fn run(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetPassword { user, .. } => {
             let user = admin::users::find(&store, &user).await?;
             let password = read_password()?;
-            admin::users::set_password(&store, &Actor::cli(), &user.id, password, now).await?;
+            let passwords = Passwords::new();
+            admin::users::set_password(&store, &passwords, &Actor::cli(), &user.id, password, now)
+                .await?;
             eprintln!("password set for {} ({})", user.username, user.id);
         }
         UserCommand::Unlock { user } => {
             let user = admin::users::find(&store, &user).await?;
-            portcullis::throttle::clear_lockout(&store, &Actor::cli(), &user.id, now).await?;
+            admin::users::clear_lockout(&store, &Actor::cli(), &user.id, now).await?;
             eprintln!(
                 "sign-in lockout cleared for {} ({})",
                 user.username, user.id
@@ -75,9 +79,9 @@ async fn set_disabled(
     user: &str,
     disabled: bool,
     now: i64,
-) -> anyhow::Result<admin::users::User> {
+) -> anyhow::Result<portcullis::users::User> {
     let user = admin::users::find(&state.store, user).await?;
-    let req = admin::users::UserRequest {
+    let req = portcullis::users::UserRequest {
         disabled: Some(disabled),
         ..Default::default()
     };

@@ -2,24 +2,19 @@
 //! endpoint (§4.1.2); the handler exchanges it at the token endpoint (§4.1.3), with PKCE
 //! (RFC 7636) and OpenID Connect ID tokens (OIDC Core §3.1.3).
 
-use async_trait::async_trait;
-use serde_json::{Map, Value};
-
-use super::{GrantHandler, TokenContext, pkce};
+use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
-use crate::names::grant_type::{AUTHORIZATION_CODE, REFRESH_TOKEN};
-use crate::oauth::client::Client;
-use crate::oauth::id_token::{IdTokenSpec, issue_id_token};
-use crate::oauth::issue::{
-    AccessTokenSpec, RefreshTokenSpec, TokenResponse, issuer_target, make_access_token,
-    new_refresh_token, refresh_token_stored,
-};
+use crate::names::grant_type::AUTHORIZATION_CODE;
+use crate::oauth::context::ProtocolContext;
+use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{UserGrant, default_audience, issue_tokens, narrow};
 use crate::oauth::params::Params;
-use crate::oauth::resource::{Resource, resolve_targets};
+use crate::oauth::pkce;
+use crate::oauth::revoke::revoke_replayed_grant;
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
-use crate::store::{CodeRow, Consumed, IssuedRows};
+use crate::store::{CodeRow, Consumed};
+use async_trait::async_trait;
 
 /// What the authorization endpoint hands over once the user has signed in and consented.
 #[derive(Debug, Clone)]
@@ -47,7 +42,7 @@ pub struct CodeGrant {
 /// `tokens.authorization_code_lifetime`, the start of a new grant. The challenge is checked
 /// again here (`pkce::parse_challenge`), so a code never carries one the token side refuses.
 pub async fn issue_code(
-    state: &AppState,
+    state: &ProtocolContext,
     grant: CodeGrant,
     now: i64,
 ) -> Result<String, OAuthError> {
@@ -127,14 +122,14 @@ impl GrantHandler for AuthorizationCode {
         // RFC 6749 §4.1.2: single use. The code is read and checked first, then taken with the
         // refresh token issued for it in one transaction (`Store::redeem_code`), whose atomic
         // take decides the one winner among racing redemptions.
-        let Some(code) = cx.state.store.find_code(&hash, cx.now).await? else {
+        let Some(code) = cx.protocol.store.find_code(&hash, cx.now).await? else {
             // Taken before (a replay) or never valid: the row tells which, without a write.
-            let spent = cx.state.store.spent_code::<()>(&hash).await?;
+            let spent = cx.protocol.store.spent_code::<()>(&hash).await?;
             return Err(refused_take(cx, spent.replayed_grant()).await);
         };
         if let Err(e) = check_code(cx, &code, &request) {
             // A failed redemption spends the code all the same.
-            let taken = cx.state.store.consume_code(&hash, cx.now).await?;
+            let taken = cx.protocol.store.consume_code(&hash, cx.now).await?;
             if let Some(grant_id) = taken.replayed_grant() {
                 return Err(refused_take(cx, Some(grant_id)).await);
             }
@@ -147,10 +142,11 @@ impl GrantHandler for AuthorizationCode {
         let scope = Scope::parse(&code.scope).ok_or_else(|| corrupt("scope"))?;
         let granted: Vec<String> =
             serde_json::from_str(&code.audience).map_err(|_| corrupt("audience"))?;
-        let granted = default_audience(cx.state, cx.client, &scope, granted).await?;
+        let granted = default_audience(cx.protocol, cx.client, &scope, granted).await?;
         let audience = narrow(&granted, request.resources)?;
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            cx.client,
             UserGrant {
                 grant_id: &code.grant_id,
                 subject: &code.user_id,
@@ -164,10 +160,11 @@ impl GrantHandler for AuthorizationCode {
                 acr: code.acr.as_deref(),
                 refresh_family_expires_at: None,
             },
+            cx.now,
         )
         .await?;
         match cx
-            .state
+            .protocol
             .store
             .redeem_code(&hash, cx.now, &issued.rows)
             .await?
@@ -219,11 +216,11 @@ async fn refused_take(cx: &TokenContext<'_>, replayed: Option<String>) -> OAuthE
     let Some(grant_id) = replayed else {
         return invalid().with_detail("unknown or expired code");
     };
-    if let Err(e) = revoke_grant(cx.state, &grant_id, cx.now).await {
-        return e;
+    if let Err(e) = revoke_replayed_grant(cx.protocol, &grant_id, cx.now).await {
+        return e.into();
     }
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::CODE_REPLAY,
         &crate::audit::client_actor(&cx.client.id),
@@ -235,210 +232,4 @@ async fn refused_take(cx: &TokenContext<'_>, replayed: Option<String>) -> OAuthE
         "code replayed by client {}; grant {grant_id} revoked",
         cx.client.id
     ))
-}
-
-/// A user's authorization as the code and refresh grants (and later the device grant) turn it
-/// into tokens.
-pub(crate) struct UserGrant<'a> {
-    pub grant_id: &'a str,
-    pub subject: &'a str,
-    /// The scope the user granted; a refresh token keeps it (RFC 6749 §6).
-    pub granted: &'a Scope,
-    /// The scope of this access token: `granted` or a subset.
-    pub scope: &'a Scope,
-    /// Resource identifiers the user granted; a refresh token keeps them. This server's
-    /// issuer stands for itself.
-    pub granted_audience: &'a [String],
-    /// The resources of this access token: `granted_audience` or a subset.
-    pub audience: &'a [String],
-    pub auth_time: i64,
-    pub nonce: Option<&'a str>,
-    /// The browser session the grant began in; ID tokens carry it, refresh tokens keep it.
-    pub sid: Option<&'a str>,
-    pub acr: Option<&'a str>,
-    /// The refresh family's absolute end when this is a refresh (RFC 9700 §4.14.2); `None`
-    /// starts a new family.
-    pub refresh_family_expires_at: Option<i64>,
-}
-
-/// Tokens made for a user's grant, with the refresh token's row not yet stored: the grant
-/// handler stores it with the take of what it was issued for (`Store::redeem_code`,
-/// `Store::rotate_refresh_token`), or on its own (`store_refresh`).
-pub(crate) struct IssuedTokens {
-    pub response: TokenResponse,
-    pub rows: IssuedRows,
-}
-
-impl IssuedTokens {
-    /// The answer, once `rows` are stored.
-    pub fn stored(self) -> TokenResponse {
-        if let Some(row) = &self.rows.refresh {
-            refresh_token_stored(row);
-        }
-        self.response
-    }
-}
-
-/// Stores the rows of tokens issued without a take (device codes, passwords).
-pub(crate) async fn store_refresh(
-    state: &AppState,
-    issued: IssuedTokens,
-) -> Result<TokenResponse, OAuthError> {
-    state.store.insert_issued(&issued.rows).await?;
-    Ok(issued.stored())
-}
-
-/// Access token, ID token when `openid` was granted for it, refresh token when the client may
-/// have one and the user granted `offline_access` (OIDC Core §11) or this is plain OAuth.
-pub(crate) async fn issue_tokens(
-    cx: &TokenContext<'_>,
-    grant: UserGrant<'_>,
-) -> Result<IssuedTokens, OAuthError> {
-    let targets = resolve_audience(cx.state, cx.client, grant.audience).await?;
-    let mut extra = Map::new();
-    extra.insert("auth_time".into(), grant.auth_time.into());
-    let (access, opaque) = make_access_token(
-        cx.state,
-        AccessTokenSpec {
-            client_id: &cx.client.id,
-            subject: grant.subject,
-            scope: grant.scope,
-            targets: &targets,
-            grant_id: Some(grant.grant_id),
-            extra,
-            not_after: None,
-        },
-        cx.now,
-    )?;
-    // OIDC Core §3.1.3.3: an ID token when the request was an OpenID Connect one.
-    let id_token = if grant.scope.contains("openid") {
-        Some(issue_id_token(
-            cx.state,
-            IdTokenSpec {
-                client: cx.client,
-                subject: grant.subject,
-                auth_time: grant.auth_time,
-                nonce: grant.nonce,
-                access_token: Some(&access.token),
-                sid: grant.sid,
-                acr: grant.acr,
-            },
-            cx.now,
-        )?)
-    } else {
-        None
-    };
-    let offline = grant.granted.contains("offline_access") || !grant.granted.contains("openid");
-    let refresh_token = if cx.client.has_grant_type(REFRESH_TOKEN) && offline {
-        let mut claims = Map::new();
-        claims.insert("auth_time".into(), Value::from(grant.auth_time));
-        for (name, value) in [("sid", grant.sid), ("acr", grant.acr)] {
-            if let Some(value) = value {
-                claims.insert(name.into(), Value::from(value));
-            }
-        }
-        Some(new_refresh_token(
-            cx.state,
-            RefreshTokenSpec {
-                grant_id: grant.grant_id,
-                client_id: &cx.client.id,
-                subject: grant.subject,
-                scope: grant.granted,
-                audience: grant.granted_audience,
-                claims,
-                family_expires_at: grant.refresh_family_expires_at,
-            },
-            cx.now,
-        ))
-    } else {
-        None
-    };
-    let mut response = TokenResponse::bearer(access, grant.scope);
-    response.id_token = id_token;
-    let (refresh_token, refresh) = refresh_token.unzip();
-    response.refresh_token = refresh_token;
-    Ok(IssuedTokens {
-        response,
-        rows: IssuedRows { opaque, refresh },
-    })
-}
-
-/// The resource identifiers a user's authorization is for: those it named, else this server
-/// when the scope has `openid` (a sign-in that named no API gets a token good at userinfo),
-/// else the client's default resource (RFC 9068 §3), as for any token request.
-pub(crate) async fn default_audience(
-    state: &AppState,
-    client: &Client,
-    scope: &Scope,
-    named: Vec<String>,
-) -> Result<Vec<String>, OAuthError> {
-    if !named.is_empty() {
-        Ok(named)
-    } else if scope.contains("openid") {
-        Ok(vec![state.issuer.clone()])
-    } else {
-        Ok(resolve_targets(state, client, &[])
-            .await?
-            .into_iter()
-            .map(|r| r.identifier)
-            .collect())
-    }
-}
-
-/// The resources behind granted identifiers, checked again: the client may still use each and
-/// each still exists (RFC 8707 §2). The issuer is this server itself.
-pub(crate) async fn resolve_audience(
-    state: &AppState,
-    client: &Client,
-    audience: &[String],
-) -> Result<Vec<Resource>, OAuthError> {
-    let issuer = &state.issuer;
-    let apis: Vec<String> = audience.iter().filter(|a| *a != issuer).cloned().collect();
-    let mut targets = if apis.is_empty() {
-        Vec::new()
-    } else {
-        resolve_targets(state, client, &apis).await?
-    };
-    if audience.iter().any(|a| a == issuer) {
-        targets.push(issuer_target(state));
-    }
-    Ok(targets)
-}
-
-/// RFC 8707 §2.2: a token request may name a subset of the granted resources, never more.
-pub(crate) fn narrow(granted: &[String], requested: &[String]) -> Result<Vec<String>, OAuthError> {
-    if requested.is_empty() {
-        return Ok(granted.to_vec());
-    }
-    if let Some(extra) = requested.iter().find(|r| !granted.contains(r)) {
-        return Err(
-            OAuthError::invalid_target("the resource was not part of the authorization")
-                .with_detail(format!("resource {extra:?}")),
-        );
-    }
-    Ok(granted
-        .iter()
-        .filter(|g| requested.contains(g))
-        .cloned()
-        .collect())
-}
-
-/// Revokes everything a grant produced (DESIGN.md: a replay revokes all of it). The deny-list
-/// entry outlives every access token, and every refresh token, the grant could have issued.
-pub(crate) async fn revoke_grant(
-    state: &AppState,
-    grant_id: &str,
-    now: i64,
-) -> Result<(), OAuthError> {
-    let longest = state
-        .longest_access_token_lifetime()
-        .await?
-        .max(state.config.tokens.refresh_token_lifetime);
-    state
-        .store
-        .revoke_grant(grant_id, now + longest as i64)
-        .await?;
-    state.deny_list.revoked_here();
-    tracing::warn!(grant_id, "grant revoked after a replay");
-    Ok(())
 }

@@ -41,7 +41,7 @@ impl GrantHandler for ClientCredentials {
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
-        let targets = resolve_targets(cx.state, cx.client, &request.targets).await?;
+        let targets = resolve_targets(cx.protocol, cx.client, &request.targets).await?;
         // The client's scopes that the target APIs define.
         let allowed = Scope::from_tokens(
             cx.client
@@ -58,7 +58,7 @@ impl GrantHandler for ClientCredentials {
             .with_detail(format!("client {} asked for {escalated:?}", cx.client.id)));
         }
         let token = issue_access_token(
-            cx.state,
+            cx.protocol,
             AccessTokenSpec {
                 client_id: &cx.client.id,
                 // RFC 9068 §2.2: with no resource owner, `sub` is the client.

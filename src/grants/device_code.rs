@@ -5,22 +5,23 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::authorization_code::{
-    UserGrant, default_audience, issue_tokens, narrow, revoke_grant, store_refresh,
-};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::DEVICE_CODE;
 use crate::names::path;
 use crate::oauth::authorize_request::OIDC_SCOPES;
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{
+    UserGrant, default_audience, issue_tokens, narrow, store_refresh,
+};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
+use crate::oauth::revoke::revoke_replayed_grant;
 use crate::oauth::scope::Scope;
 use crate::oauth::user_code;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
 use crate::store::{Consumed, DeviceCodeRow, DeviceCodeStatus};
 
 /// RFC 8628 §3.2: the device authorization response.
@@ -42,7 +43,7 @@ const USER_CODE_DRAWS: usize = 5;
 /// authorization: a device code of 256 random bits and a user code, both stored only as
 /// SHA-256, pending until the user decides or `device.code_lifetime` passes.
 pub async fn authorize_device(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     params: &Params,
     now: i64,
@@ -155,7 +156,7 @@ impl GrantHandler for DeviceCode {
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
         let invalid = || OAuthError::invalid_grant("the device code is invalid");
-        let store = &cx.state.store;
+        let store = &cx.protocol.store;
         let hash = sha256_hex(request.device_code);
         // One statement records this poll and judges it against the previous one, whichever
         // node served that. Another client's code is not found (RFC 6749 §5.2 invalid_grant:
@@ -209,10 +210,11 @@ impl GrantHandler for DeviceCode {
         let scope = Scope::parse(&row.scope).ok_or_else(|| corrupt("scope"))?;
         let named: Vec<String> =
             serde_json::from_str(&row.audience).map_err(|_| corrupt("audience"))?;
-        let granted = default_audience(cx.state, cx.client, &scope, named).await?;
+        let granted = default_audience(cx.protocol, cx.client, &scope, named).await?;
         let audience = narrow(&granted, request.resources)?;
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            cx.client,
             UserGrant {
                 grant_id: &row.grant_id,
                 subject: user_id,
@@ -227,9 +229,10 @@ impl GrantHandler for DeviceCode {
                 acr: None,
                 refresh_family_expires_at: None,
             },
+            cx.now,
         )
         .await?;
-        store_refresh(cx.state, issued).await
+        store_refresh(cx.protocol, issued).await
     }
 }
 
@@ -237,9 +240,9 @@ impl GrantHandler for DeviceCode {
 /// authorization code (RFC 6749 §4.1.2, RFC 9700 §4.5), everything the grant produced is
 /// revoked, since either poller may be an attacker holding a stolen code.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> Result<OAuthError, OAuthError> {
-    revoke_grant(cx.state, grant_id, cx.now).await?;
+    revoke_replayed_grant(cx.protocol, grant_id, cx.now).await?;
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::CODE_REPLAY,
         &crate::audit::client_actor(&cx.client.id),

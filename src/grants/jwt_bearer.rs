@@ -4,13 +4,14 @@
 
 use async_trait::async_trait;
 
-use super::assertion::{OneTimeId, check_client, issue_for_assertion};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::REQUESTED_TOKEN_USE_OBO;
 use crate::names::grant_type::JWT_BEARER;
 use crate::names::path;
+use crate::oauth::assertion::{OneTimeId, check_client};
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::assertion::issue_for_assertion;
 use crate::oauth::jwt_assertion::{self, Expected};
 use crate::oauth::params::Params;
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
@@ -40,7 +41,7 @@ impl GrantHandler for JwtBearer {
         })?;
         // RFC 7523 §3 item 1: the issuer must be one this server trusts.
         let row = cx
-            .state
+            .protocol
             .store
             .find_issuer(IssuerKind::Jwt.as_str(), &iss)
             .await?
@@ -49,24 +50,24 @@ impl GrantHandler for JwtBearer {
                     .with_detail(format!("iss {iss:?}"))
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
-        check_client(cx, &issuer)?;
+        check_client(cx.client, &issuer)?;
         let (algorithms, keys) = issuer.jwt_keys().ok_or_else(|| {
             OAuthError::server_error().with_detail(format!("issuer {} has no keys", issuer.id))
         })?;
-        let config = &cx.state.config.assertions;
+        let config = &cx.protocol.config.assertions;
         let leeway = config.clock_skew as i64;
         // RFC 7523 §3 item 3: the audience is this server, by issuer or token endpoint URL.
-        let token_endpoint = cx.state.endpoint(path::TOKEN);
+        let token_endpoint = cx.protocol.endpoint(path::TOKEN);
         let expected = Expected {
             algorithms: &algorithms,
             issuer: &issuer.issuer,
             subject: None,
-            audiences: &[cx.state.issuer.as_str(), token_endpoint.as_str()],
+            audiences: &[cx.protocol.issuer.as_str(), token_endpoint.as_str()],
             leeway,
             max_lifetime: config.max_lifetime as i64,
         };
         let claims =
-            jwt_assertion::verify(&cx.state.remote_jwks, assertion, keys, &expected, cx.now)
+            jwt_assertion::verify(&cx.protocol.remote_jwks, assertion, keys, &expected, cx.now)
                 .await
                 .map_err(|r| {
                     OAuthError::invalid_grant(r.to_string()).with_detail(format!(
@@ -77,7 +78,9 @@ impl GrantHandler for JwtBearer {
                 })?;
         let jti = claims.jti.as_deref().unwrap_or_default();
         issue_for_assertion(
-            cx,
+            cx.protocol,
+            cx.client,
+            cx.now,
             &issuer,
             &claims.sub,
             OneTimeId {

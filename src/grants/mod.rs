@@ -1,16 +1,18 @@
 //! Token-endpoint grants, one module per flow, looked up by `grant_type` in a registry built
 //! from config (node-oidc-provider's `registerGrantType`). Discovery reads the same registry,
 //! so what is advertised is exactly what is served.
+//!
+//! A grant imports `oauth/` (issuance, revocation, assertion checks), never another grant. The
+//! one hand-off: `jwt_bearer` passes Microsoft Entra's on-behalf-of form, which shares its
+//! `grant_type`, to `token_exchange::entra_on_behalf_of`, since it is a token exchange
+//! (RFC 8693) in another envelope.
 
-pub mod assertion;
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
-pub mod external_subject;
 pub mod implicit;
 pub mod jwt_bearer;
 pub mod password;
-pub mod pkce;
 pub mod refresh_token;
 pub mod saml_bearer;
 pub mod token_exchange;
@@ -22,14 +24,14 @@ use async_trait::async_trait;
 use crate::config::Config;
 use crate::error::OAuthError;
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::issue::TokenResponse;
 use crate::oauth::params::Params;
-use crate::state::AppState;
 
 /// What a grant handler gets besides the form: the authenticated client, the time, and the
 /// caller's address (the password grant's per-IP throttle).
 pub struct TokenContext<'a> {
-    pub state: &'a AppState,
+    pub protocol: &'a ProtocolContext,
     pub client: &'a Client,
     pub now: i64,
     pub peer: IpAddr,
@@ -65,7 +67,7 @@ impl GrantRegistry {
         if config.grants.token_exchange {
             grants.push(Box::new(token_exchange::TokenExchange));
         }
-        // Legacy (issue 7): registered only when switched on, so while off the grant is
+        // Legacy flows (RFC 9700 §2.4): registered only when switched on, so while off the grant is
         // unknown to the token endpoint and absent from discovery.
         if config.legacy.password {
             grants.push(Box::new(password::Password));

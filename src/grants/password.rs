@@ -1,6 +1,6 @@
 //! RFC 6749 §4.3: resource owner password credentials grant. A legacy flow (RFC 9700 §2.4:
 //! MUST NOT be used), served only when `legacy.password` is on and only to clients registered
-//! for it, for first-party or confidential apps being migrated (issue 7).
+//! for it, for first-party or confidential apps being migrated.
 //!
 //! The password is checked by `throttle::sign_in`, the very code the sign-in page runs, so the
 //! per-account and per-IP counters and lockouts are shared between the two. Users with a second
@@ -9,13 +9,13 @@
 
 use async_trait::async_trait;
 
-use super::authorization_code::{UserGrant, default_audience, issue_tokens, store_refresh};
 use super::{GrantHandler, TokenContext};
-use crate::admin::legacy_usage::{LegacyFlow, record_use};
 use crate::error::OAuthError;
 use crate::names::grant_type::PASSWORD;
 use crate::oauth::authorize_request::OIDC_SCOPES;
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{UserGrant, default_audience, issue_tokens, store_refresh};
+use crate::oauth::legacy_usage::{LegacyFlow, record_use};
 use crate::oauth::params::Params;
 use crate::oauth::resource::resolve_targets;
 use crate::oauth::scope::Scope;
@@ -85,14 +85,19 @@ impl GrantHandler for Password {
         }
         if !request.resources.is_empty() {
             // RFC 8707 §2: each resource registered and allowed for the client.
-            resolve_targets(cx.state, client, request.resources).await?;
+            resolve_targets(cx.protocol, client, request.resources).await?;
         }
-        let audience =
-            default_audience(cx.state, client, &request.scope, request.resources.to_vec()).await?;
+        let audience = default_audience(
+            cx.protocol,
+            client,
+            &request.scope,
+            request.resources.to_vec(),
+        )
+        .await?;
         let user = match throttle::sign_in(
-            &cx.state.store,
-            &cx.state.passwords,
-            &cx.state.config.throttle,
+            &cx.protocol.store,
+            &cx.protocol.passwords,
+            &cx.protocol.config.throttle,
             request.username,
             request.password,
             cx.peer,
@@ -120,7 +125,8 @@ impl GrantHandler for Password {
         let grant_id = uuid::Uuid::new_v4().simple().to_string();
         // The user authenticated just now; refresh tokens only if the client has the grant.
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            client,
             UserGrant {
                 grant_id: &grant_id,
                 subject: &user.id,
@@ -135,10 +141,11 @@ impl GrantHandler for Password {
                 acr: None,
                 refresh_family_expires_at: None,
             },
+            cx.now,
         )
         .await?;
-        let response = store_refresh(cx.state, issued).await?;
-        record_use(&cx.state.store, &client.id, LegacyFlow::Password, cx.now).await?;
+        let response = store_refresh(cx.protocol, issued).await?;
+        record_use(cx.protocol, &client.id, LegacyFlow::Password, cx.now).await?;
         Ok(response)
     }
 }

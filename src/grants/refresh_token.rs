@@ -6,12 +6,13 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::authorization_code::{UserGrant, issue_tokens, narrow, revoke_grant};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::REFRESH_TOKEN;
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::user_grant::{UserGrant, issue_tokens, narrow};
 use crate::oauth::params::Params;
+use crate::oauth::revoke::revoke_replayed_grant;
 use crate::oauth::scope::Scope;
 use crate::secret::sha256_hex;
 use crate::store::Rotation;
@@ -55,7 +56,7 @@ impl GrantHandler for RefreshToken {
     ) -> Result<TokenResponse, OAuthError> {
         let request = Request::parse(params)?;
         let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
-        let store = &cx.state.store;
+        let store = &cx.protocol.store;
         let hash = sha256_hex(request.refresh_token);
         // The checks on what never changes come before the take, so a client's mistake
         // (another client, a wider scope) does not spend its token.
@@ -101,7 +102,8 @@ impl GrantHandler for RefreshToken {
             return Err(replayed(cx, &found.grant_id).await);
         }
         let issued = issue_tokens(
-            cx,
+            cx.protocol,
+            cx.client,
             UserGrant {
                 grant_id: &found.grant_id,
                 subject: &found.subject,
@@ -117,6 +119,7 @@ impl GrantHandler for RefreshToken {
                 // RFC 9700 §4.14.2: the new token rotates within the same family's lifetime.
                 refresh_family_expires_at: Some(found.family_expires_at),
             },
+            cx.now,
         )
         .await?;
         // RFC 9700 §4.14.2: rotation. The take (one atomic statement: the single winner among
@@ -140,11 +143,11 @@ impl GrantHandler for RefreshToken {
 /// RFC 9700 §4.14.2: a used refresh token presented again revokes the family and the access
 /// tokens issued from it.
 async fn replayed(cx: &TokenContext<'_>, grant_id: &str) -> OAuthError {
-    if let Err(e) = revoke_grant(cx.state, grant_id, cx.now).await {
-        return e;
+    if let Err(e) = revoke_replayed_grant(cx.protocol, grant_id, cx.now).await {
+        return e.into();
     }
     crate::audit::record(
-        &cx.state.store,
+        &cx.protocol.store,
         cx.now,
         crate::audit::action::REFRESH_TOKEN_REUSE,
         &crate::audit::client_actor(&cx.client.id),

@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 
-use super::assertion::{OneTimeId, check_client, issue_for_assertion};
 use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::SAML2_BEARER;
 use crate::names::path;
+use crate::oauth::assertion::{OneTimeId, check_client};
 use crate::oauth::issue::TokenResponse;
+use crate::oauth::issue::assertion::issue_for_assertion;
 use crate::oauth::params::Params;
 use crate::oauth::saml::{self, Expected, ParsedAssertion, Refusal};
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
@@ -31,7 +32,7 @@ impl GrantHandler for Saml2Bearer {
         cx: &TokenContext<'_>,
         params: &Params,
     ) -> Result<TokenResponse, OAuthError> {
-        let config = &cx.state.config.assertions;
+        let config = &cx.protocol.config.assertions;
         // RFC 7522 §2.1: one base64url-encoded Assertion in `assertion`.
         let xml =
             saml::decode(params.require("assertion")?, config.saml_max_bytes).map_err(refused)?;
@@ -39,7 +40,7 @@ impl GrantHandler for Saml2Bearer {
         // RFC 7522 §3 item 1: the Issuer must be an identity provider this server trusts.
         let entity_id = parsed.issuer().map_err(refused)?;
         let row = cx
-            .state
+            .protocol
             .store
             .find_issuer(IssuerKind::Saml.as_str(), &entity_id)
             .await?
@@ -48,10 +49,10 @@ impl GrantHandler for Saml2Bearer {
                     .with_detail(format!("SAML issuer {entity_id:?}"))
             })?;
         let issuer = TrustedIssuer::from_row(row)?;
-        check_client(cx, &issuer)?;
-        let token_endpoint = cx.state.endpoint(path::TOKEN);
+        check_client(cx.client, &issuer)?;
+        let token_endpoint = cx.protocol.endpoint(path::TOKEN);
         let expected = Expected {
-            audiences: &[cx.state.issuer.as_str(), token_endpoint.as_str()],
+            audiences: &[cx.protocol.issuer.as_str(), token_endpoint.as_str()],
             recipient: &token_endpoint,
             leeway: config.clock_skew as i64,
             max_lifetime: config.max_lifetime as i64,
@@ -66,7 +67,9 @@ impl GrantHandler for Saml2Bearer {
                 ))
             })?;
         issue_for_assertion(
-            cx,
+            cx.protocol,
+            cx.client,
+            cx.now,
             &issuer,
             &verified.subject,
             OneTimeId {

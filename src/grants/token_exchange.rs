@@ -11,10 +11,11 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{GrantHandler, TokenContext, external_subject};
+use super::{GrantHandler, TokenContext};
 use crate::error::OAuthError;
 use crate::names::grant_type::TOKEN_EXCHANGE;
 use crate::names::token_type;
+use crate::oauth::external_subject;
 use crate::oauth::inspect::{Hint, TokenInfo, TokenKind, inspect};
 use crate::oauth::issue::{AccessTokenSpec, TokenResponse, issue_access_token};
 use crate::oauth::params::Params;
@@ -175,7 +176,7 @@ pub async fn entra_on_behalf_of(
     cx: &TokenContext<'_>,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    if !cx.state.config.grants.token_exchange {
+    if !cx.protocol.config.grants.token_exchange {
         return Err(OAuthError::invalid_request(
             "on-behalf-of token exchange is disabled",
         ));
@@ -199,9 +200,9 @@ async fn exchange(
     let subject = read_token(cx, request.subject_token, request.subject_type, "subject").await?;
     // Policy: only the API a token was minted for (its resource's client_id) may exchange it.
     let audiences = cx
-        .state
+        .protocol
         .resources
-        .by_identifiers(&cx.state.store, &subject.aud, cx.now)
+        .by_identifiers(&cx.protocol.store, &subject.aud, cx.now)
         .await?;
     if !audiences
         .iter()
@@ -233,7 +234,7 @@ async fn exchange(
         }
     };
     let targets = resolve_targets_among(
-        cx.state,
+        cx.protocol,
         &caller.id,
         &caller.meta.token_exchange_audiences,
         &request.targets,
@@ -275,7 +276,7 @@ async fn exchange(
         .as_ref()
         .map_or(subject.exp, |a| a.exp.min(subject.exp));
     let token = issue_access_token(
-        cx.state,
+        cx.protocol,
         AccessTokenSpec {
             client_id: &caller.id,
             subject: &subject.sub,
@@ -325,11 +326,11 @@ async fn read_token(
     // tokens are always ours: the caller proves itself with a token we issued to it.
     if role == "subject"
         && kind == TokenType::Jwt
-        && let Some(issuer) = external_subject::trusted_issuer_of(cx, token).await?
+        && let Some(issuer) = external_subject::trusted_issuer_of(cx.protocol, token).await?
     {
-        return external_subject::read(cx, &issuer, token).await;
+        return external_subject::read(cx.protocol, cx.client, &issuer, token, cx.now).await;
     }
-    let Some(info) = inspect(cx.state, token, Hint::AccessToken, cx.now).await? else {
+    let Some(info) = inspect(cx.protocol, token, Hint::AccessToken, cx.now).await? else {
         return Err(invalid().with_detail(format!(
             "{role} token unknown, expired or revoked (client {})",
             cx.client.id

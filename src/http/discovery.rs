@@ -47,7 +47,7 @@ pub fn document(state: &AppState) -> Value {
         "end_session_endpoint": url(path::LOGOUT),
         "grant_types_supported": grant_types,
         // RFC 7636 §4.2 / RFC 8414 §2: S256 only; plain is refused (RFC 9700 §2.1.1).
-        "code_challenge_methods_supported": [crate::grants::pkce::S256],
+        "code_challenge_methods_supported": [crate::oauth::pkce::S256],
         // RFC 6749 §3.1.1: the code flow, and the implicit flow when on; never hybrid.
         "response_types_supported": response_types,
         "response_modes_supported": authorize_request::RESPONSE_MODES,
@@ -62,7 +62,7 @@ pub fn document(state: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         // OIDC Discovery §3: the claims userinfo can return (OIDC Core §5.4).
-        "claims_supported": crate::http::userinfo::claims_supported(),
+        "claims_supported": crate::oauth::claims::claims_supported(),
         // OIDC Back-Channel Logout 1.0 §2.1: Logout Tokens, carrying `sid` (ID tokens do too).
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

@@ -1,4 +1,4 @@
-//! Prometheus metrics (issue 10): the text exposition format at `/metrics`, on the main port or
+//! Prometheus metrics: the text exposition format at `/metrics`, on the main port or
 //! on `metrics.bind`, plus the layer that counts and times every HTTP request.
 //!
 //! The code records through the `metrics` facade (`counter!`, `histogram!`, `gauge!`); this

@@ -15,6 +15,7 @@ use crate::audit;
 use crate::error::OAuthError;
 use crate::names::path;
 use crate::oauth::inspect::{Hint, TokenKind, inspect};
+use crate::oauth::revoke::revoke_grant;
 use crate::secret::sha256_hex;
 use crate::state::AppState;
 use crate::store::jti_key;
@@ -51,10 +52,8 @@ pub async fn revoke(
         TokenKind::OpaqueAccess => state.store.delete_opaque_token(&sha256_hex(token)).await?,
         TokenKind::Refresh => {
             if let Some(grant_id) = &info.grant_id {
-                // Long enough to outlive every access token the grant produced.
-                let until = now + state.longest_access_token_lifetime().await? as i64;
-                state.store.revoke_grant(grant_id, until).await?;
-                state.deny_list.revoked_here();
+                // The deny-list entry outlives every token the grant produced.
+                revoke_grant(&state, grant_id, now).await?;
             }
         }
     }

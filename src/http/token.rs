@@ -43,11 +43,11 @@ pub async fn token(
                 .with_detail(format!("client {} grant {grant_type}", client.id)),
         );
     }
-    // Issue 9: per-client rate limit, after authentication (an unknown or failed client
+    // The per-client rate limit, after authentication (an unknown or failed client
     // spends nothing) and policy.
     crate::rate_limit::check(&state, &client, now).await?;
     let cx = TokenContext {
-        state: &state,
+        protocol: &state,
         client: &client,
         now,
         // The password grant's per-IP throttle counts the client, not a proxy before us.

@@ -2,17 +2,19 @@
 //! checked. The client and redirect URI come first: until both are verified, an error is shown
 //! to the user and never sent to the client (RFC 6749 §4.1.2.1).
 
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::grants::pkce;
 use crate::names::grant_type::{AUTHORIZATION_CODE, IMPLICIT};
-use crate::oauth::client::{Client, Profile};
+use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::id_token::{hint_audience, verify_hint};
 use crate::oauth::params::Params;
+use crate::oauth::pkce;
+use crate::oauth::redirect_uri::verify_redirect_uri;
 use crate::oauth::resource::resolve_targets;
 use crate::oauth::scope::Scope;
-use crate::state::AppState;
 
 /// OIDC Core §5.4 / §11: the scopes any client of the code flow may ask for.
 pub const OIDC_SCOPES: [&str; 6] = [
@@ -153,7 +155,10 @@ impl From<OAuthError> for Refusal {
 /// Parses and checks an authorization request: the client and redirect URI, then everything
 /// else. `legacy.implicit` off: the implicit flow's response types are refused exactly as
 /// unknown ones. Store failures are `Page` refusals with a 5xx status.
-pub async fn parse(app: &AppState, params: &Params) -> Result<(Client, AuthorizeRequest), Refusal> {
+pub async fn parse(
+    app: &ProtocolContext,
+    params: &Params,
+) -> Result<(Client, AuthorizeRequest), Refusal> {
     let store = &app.store;
     let implicit = app.config.legacy.implicit;
     let client_id = params.require("client_id")?;
@@ -202,55 +207,9 @@ pub async fn parse(app: &AppState, params: &Params) -> Result<(Client, Authorize
     }
 }
 
-/// RFC 6749 §3.1.2.3 / RFC 9700 §2.1: the redirect URI equals a registered one exactly, but
-/// for a native app's loopback URI, whose port may differ (RFC 8252 §7.3). Absent, it is the
-/// client's only registered one.
-pub fn verify_redirect_uri(
-    client: &Client,
-    requested: Option<&str>,
-) -> Result<String, &'static str> {
-    let registered = &client.meta.redirect_uris;
-    let Some(requested) = requested else {
-        return match registered.as_slice() {
-            [only] => Ok(only.clone()),
-            _ => Err("redirect_uri is required"),
-        };
-    };
-    if registered.iter().any(|r| r == requested) {
-        return Ok(requested.to_string());
-    }
-    if client.meta.profile == Profile::Native
-        && registered
-            .iter()
-            .any(|r| same_loopback_but_port(r, requested))
-    {
-        return Ok(requested.to_string());
-    }
-    Err("redirect_uri is not registered for the client")
-}
-
-/// RFC 8252 §7.3: `http` on the IP literal loopback, same host, path and query; any port.
-fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
-    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
-        return false;
-    };
-    let loopback = |u: &url::Url| {
-        u.scheme() == "http"
-            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
-            && u.username().is_empty()
-            && u.password().is_none()
-            && u.fragment().is_none()
-    };
-    loopback(&a)
-        && loopback(&b)
-        && a.host_str() == b.host_str()
-        && a.path() == b.path()
-        && a.query() == b.query()
-}
-
 /// Everything after the client and redirect URI; each error is redirected to the client.
 async fn check(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     params: &Params,
     response_type: Option<ResponseType>,
@@ -260,14 +219,14 @@ async fn check(
     // OIDC Core §6: request objects are not served.
     if params.get("request").is_some() {
         return Err(OAuthError::new(
-            axum::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             ErrorCode::RequestNotSupported,
             "request objects are not supported",
         ));
     }
     if params.get("request_uri").is_some() {
         return Err(OAuthError::new(
-            axum::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
         ));
@@ -399,7 +358,11 @@ async fn check(
 
 /// OIDC Core §3.1.2.1 `id_token_hint`: an ID token this server issued to this client (an
 /// expired one is still a hint). Anything else is `invalid_request`. Returns its `sub`.
-fn hinted_subject(state: &AppState, client: &Client, hint: &str) -> Result<String, OAuthError> {
+fn hinted_subject(
+    state: &ProtocolContext,
+    client: &Client,
+    hint: &str,
+) -> Result<String, OAuthError> {
     let claims = verify_hint(state, hint).ok_or_else(|| {
         OAuthError::invalid_request("id_token_hint is not an ID token issued here")
     })?;
@@ -464,7 +427,7 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
 /// RFC 6749 §4.1.2.1.
 pub fn unsupported_response_type() -> OAuthError {
     OAuthError::new(
-        axum::http::StatusCode::BAD_REQUEST,
+        StatusCode::BAD_REQUEST,
         ErrorCode::UnsupportedResponseType,
         "the response type is not supported",
     )
@@ -473,7 +436,7 @@ pub fn unsupported_response_type() -> OAuthError {
 /// OIDC Core §3.1.2.6 errors for `prompt=none`.
 pub fn login_required() -> OAuthError {
     OAuthError::new(
-        axum::http::StatusCode::BAD_REQUEST,
+        StatusCode::BAD_REQUEST,
         ErrorCode::LoginRequired,
         "the user must sign in",
     )
@@ -481,7 +444,7 @@ pub fn login_required() -> OAuthError {
 
 pub fn consent_required() -> OAuthError {
     OAuthError::new(
-        axum::http::StatusCode::BAD_REQUEST,
+        StatusCode::BAD_REQUEST,
         ErrorCode::ConsentRequired,
         "the user must consent",
     )
@@ -490,29 +453,6 @@ pub fn consent_required() -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_ports_may_differ_but_nothing_else() {
-        let r = "http://127.0.0.1/callback";
-        assert!(same_loopback_but_port(r, "http://127.0.0.1:51234/callback"));
-        assert!(same_loopback_but_port(
-            "http://[::1]:1/cb",
-            "http://[::1]:8080/cb"
-        ));
-        assert!(!same_loopback_but_port(r, "http://127.0.0.1:51234/other"));
-        assert!(!same_loopback_but_port(
-            r,
-            "http://localhost:51234/callback"
-        ));
-        assert!(!same_loopback_but_port(
-            r,
-            "https://127.0.0.1:51234/callback"
-        ));
-        assert!(!same_loopback_but_port(
-            "https://app.example/cb",
-            "https://app.example:444/cb"
-        ));
-    }
 
     #[test]
     fn response_types_in_any_order_and_implicit_only_when_on() {
@@ -538,110 +478,5 @@ mod tests {
         let p = parse_prompt(Some("login consent")).unwrap();
         assert!(p.login && p.consent);
         assert!(parse_prompt(Some("bogus")).is_err());
-    }
-}
-
-#[cfg(test)]
-mod proptests {
-    use proptest::prelude::*;
-
-    use crate::fuzzing::redirect_uri;
-
-    const GOOD: &str = "https://good.example/cb";
-
-    fn registered() -> Vec<String> {
-        vec![GOOD.to_string(), "https://good.example/cb?x=1".to_string()]
-    }
-
-    /// Open-redirect tricks against a registered URI (RFC 9700 §4.1): none is "the same".
-    #[test]
-    fn near_misses_of_a_registered_uri_are_refused() {
-        for trick in [
-            "https://good.example@evil.example/cb",
-            "https://good.example/cb@evil.example",
-            "https://evil.example/cb",
-            "https://good.example.evil.example/cb",
-            "https://GOOD.example/cb",
-            "HTTPS://good.example/cb",
-            "https://good.example./cb",
-            "https://good.example/cb/",
-            "https://good.example/cb/..",
-            "https://good.example/cb/../evil",
-            "https://good.example/x/../cb",
-            "https://good.example/cb%2f..%2fevil",
-            "https://good.example/cb%2F..%2Fevil",
-            "https://good.example%2fcb",
-            "https://good.example/cb#evil",
-            "https://good.example/cb?x=2",
-            "https://good.example/cb?x=1&y=2",
-            "https://good.example:443/cb",
-            "https://good.example:8443/cb",
-            "https://user:pass@good.example/cb",
-            "http://good.example/cb",
-            "https://good.example/cb\r\nLocation: https://evil.example",
-            "https://good.example/cb%0d%0aLocation:%20https://evil.example",
-            "https://good.example/CB",
-            " https://good.example/cb",
-            "https://good.example/cb ",
-            "https://good.example\\@evil.example/cb",
-            "//evil.example/cb",
-            "https:/good.example/cb",
-        ] {
-            assert_eq!(
-                redirect_uri(&registered(), false, Some(trick)),
-                None,
-                "{trick}"
-            );
-            assert_eq!(
-                redirect_uri(&registered(), true, Some(trick)),
-                None,
-                "{trick}"
-            );
-        }
-        assert_eq!(
-            redirect_uri(&registered(), false, Some(GOOD)).as_deref(),
-            Some(GOOD)
-        );
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
-        /// A web client's response goes to a registered URI, character for character, or
-        /// nowhere.
-        #[test]
-        fn only_registered_uris_are_accepted(
-            requested in prop_oneof![
-                "\\PC{0,60}",
-                "https://good\\.example[/:@.?#%a-zA-Z0-9]{0,20}",
-                "[hH][tT][tT][pP][sS]?://[gG][oO][oO][dD]\\.example\\.?(:[0-9]{1,5})?/cb[/?#.]{0,3}",
-            ],
-            native in any::<bool>(),
-        ) {
-            let got = redirect_uri(&registered(), native, Some(&requested));
-            if let Some(got) = got {
-                prop_assert_eq!(&got, &requested);
-                prop_assert!(registered().contains(&got), "{}", got);
-            }
-        }
-
-        /// A native app's loopback URI matches on any port, and on nothing else.
-        #[test]
-        fn native_loopback_varies_only_by_port(port in 1u16.., path in "/[a-z]{0,6}", other in "/[a-z]{0,6}") {
-            let registered = vec![format!("http://127.0.0.1{path}")];
-            let same = format!("http://127.0.0.1:{port}{path}");
-            prop_assert_eq!(redirect_uri(&registered, true, Some(&same)), Some(same.clone()));
-            prop_assert_eq!(redirect_uri(&registered, false, Some(&same)).is_some(), registered[0] == same);
-            let elsewhere = format!("http://127.0.0.1:{port}{other}");
-            let url_of = |s: &str| url::Url::parse(s).unwrap().path().to_string();
-            prop_assert_eq!(
-                redirect_uri(&registered, true, Some(&elsewhere)).is_some(),
-                url_of(&elsewhere) == url_of(&registered[0])
-            );
-            for host in ["localhost", "127.0.0.2", "evil.example"] {
-                let moved = format!("http://{host}:{port}{path}");
-                prop_assert_eq!(redirect_uri(&registered, true, Some(&moved)), None);
-            }
-        }
     }
 }

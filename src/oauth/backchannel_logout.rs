@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::logout_token::{LogoutTokenSpec, issue_logout_token};
-use crate::state::AppState;
 use crate::store::SessionClientRow;
 
 /// The longest one delivery (connect, send, answer) may take.
@@ -33,7 +33,7 @@ pub fn http_client() -> reqwest::Client {
 /// Sends a Logout Token to every client in `ended` that registered a back-channel logout
 /// URI, all at once, and waits for them (at most `DELIVERY_TIMEOUT`). Never fails: each
 /// failure is logged.
-pub async fn notify(state: &AppState, ended: Vec<SessionClientRow>, now: i64) {
+pub async fn notify(state: &ProtocolContext, ended: Vec<SessionClientRow>, now: i64) {
     let mut deliveries = JoinSet::new();
     for row in ended {
         // A session past its absolute end holds nothing to log out.

@@ -120,7 +120,7 @@ pub struct ClientMetadata {
     /// clients registered without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<SigningAlg>,
-    /// Token requests per minute for this client (issue 9, `rate_limit.rs`), overriding
+    /// Token requests per minute for this client (`rate_limit.rs`), overriding
     /// `throttle.token_requests_per_minute`; 0: no limit. Absent: the config's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_requests_per_minute: Option<u64>,

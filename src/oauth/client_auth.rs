@@ -1,8 +1,6 @@
 //! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2, OIDC Core §9), shared by every
 //! endpoint that authenticates clients. Only the method a client registered is accepted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Algorithm;
@@ -11,10 +9,10 @@ use crate::error::OAuthError;
 use crate::names::CLIENT_ASSERTION_TYPE_JWT;
 use crate::oauth::client::{AuthMethod, Client};
 use crate::oauth::client_cache::CachedClient;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::jwt_assertion::{self, Expected, KeySource};
 use crate::oauth::params::Params;
 use crate::secret::{constant_time_eq, sha256_hex};
-use crate::state::AppState;
 
 /// Clock skew tolerated on assertion times, in seconds.
 const LEEWAY: i64 = 30;
@@ -164,19 +162,10 @@ fn form_decode(value: &str) -> Option<String> {
 const UNKNOWN_CLIENT_HASH: &str =
     "z000000000000000000000000000000000000000000000000000000000000000";
 
-/// Secrets of unknown clients hashed and compared against `UNKNOWN_CLIENT_HASH`; tests read it
-/// (`unknown_client_checks`) to see that the dummy work happens.
-static UNKNOWN_CLIENT_CHECKS: AtomicU64 = AtomicU64::new(0);
-
-/// How many unknown clients' secrets were checked against the dummy digest in this process.
-pub fn unknown_client_checks() -> u64 {
-    UNKNOWN_CLIENT_CHECKS.load(Ordering::Relaxed)
-}
-
 /// Checks the presented credentials against the client's registration. `endpoint_url` is the
 /// URL being called, an acceptable assertion audience besides the issuer and token endpoint.
 pub async fn authenticate(
-    state: &AppState,
+    state: &ProtocolContext,
     presented: &Presented,
     endpoint_url: &str,
     now: i64,
@@ -202,7 +191,8 @@ pub async fn authenticate(
         // compare), so the time taken does not tell whether the client exists.
         if let Some(hash) = &presented_hash {
             std::hint::black_box(constant_time_eq(UNKNOWN_CLIENT_HASH, hash));
-            UNKNOWN_CLIENT_CHECKS.fetch_add(1, Ordering::Relaxed);
+            // Counted per server (`ProtocolContext::unknown_client_checks`), for tests.
+            state.count_unknown_client_check();
         }
         presented
             .fail("client authentication failed")
@@ -275,7 +265,7 @@ fn unverified_subject(assertion: &str) -> Option<String> {
 
 /// RFC 7523 §3 and OIDC Core §9 rules for a `private_key_jwt` assertion.
 async fn verify_assertion(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     assertion: &str,
     endpoint_url: &str,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::oauth::client::Client;
-use crate::state::AppState;
+use crate::oauth::context::ProtocolContext;
 
 /// OIDC Core §2: the header type of an ID token (RFC 7519 §5.1).
 pub const TYP_ID_TOKEN: &str = "JWT";
@@ -72,7 +72,7 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 }
 
 pub fn issue_id_token(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: IdTokenSpec<'_>,
     now: i64,
 ) -> Result<String, OAuthError> {
@@ -83,7 +83,7 @@ pub fn issue_id_token(
 /// issued, as for `response_type=id_token`, the claims of the granted scopes go in the ID
 /// token). A claim named like one of the ID token's own is left out.
 pub fn issue_id_token_with_claims(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: IdTokenSpec<'_>,
     user_claims: &Map<String, Value>,
     now: i64,
@@ -132,7 +132,7 @@ pub fn issue_id_token_with_claims(
 /// an expired ID token is still a good hint. Any of our keys will do, whatever algorithm the
 /// client registered: the key decides the algorithm (RFC 8725 §3.1), and a client whose
 /// `id_token_signed_response_alg` changed still holds hints signed the old way.
-pub fn verify_hint(state: &AppState, hint: &str) -> Option<Map<String, Value>> {
+pub fn verify_hint(state: &ProtocolContext, hint: &str) -> Option<Map<String, Value>> {
     let (header, claims) = state.keys.verify(hint)?;
     // Our ID tokens are typed `JWT`; an access token (`at+jwt`) is not a hint.
     if header.get("typ").and_then(Value::as_str) != Some(TYP_ID_TOKEN) {

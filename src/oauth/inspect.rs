@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::error::OAuthError;
 use crate::names::TYP_ACCESS_TOKEN;
+use crate::oauth::context::ProtocolContext;
 use crate::secret::sha256_hex;
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -53,7 +53,7 @@ impl Hint {
 
 /// The token's facts if it is active at `now`: issued here, not expired, not revoked.
 pub async fn inspect(
-    state: &AppState,
+    state: &ProtocolContext,
     token: &str,
     hint: Hint,
     now: i64,
@@ -102,7 +102,7 @@ const REGISTERED: [&str; 10] = [
 ];
 
 async fn inspect_jwt(
-    state: &AppState,
+    state: &ProtocolContext,
     token: &str,
     now: i64,
 ) -> Result<Option<TokenInfo>, OAuthError> {
@@ -171,7 +171,11 @@ fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-async fn opaque(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenInfo>, OAuthError> {
+async fn opaque(
+    state: &ProtocolContext,
+    hash: &str,
+    now: i64,
+) -> Result<Option<TokenInfo>, OAuthError> {
     let Some(row) = state.store.find_opaque_token(hash, now).await? else {
         return Ok(None);
     };
@@ -202,7 +206,11 @@ async fn opaque(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenIn
     }))
 }
 
-async fn refresh(state: &AppState, hash: &str, now: i64) -> Result<Option<TokenInfo>, OAuthError> {
+async fn refresh(
+    state: &ProtocolContext,
+    hash: &str,
+    now: i64,
+) -> Result<Option<TokenInfo>, OAuthError> {
     let Some(row) = state.store.find_refresh_token(hash, now).await? else {
         return Ok(None);
     };

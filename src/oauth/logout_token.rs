@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::OAuthError;
 use crate::oauth::client::Client;
-use crate::state::AppState;
+use crate::oauth::context::ProtocolContext;
 
 /// §2.4: the explicit type of a Logout Token (RFC 8725 §3.11), so it cannot pass for an ID
 /// token.
@@ -42,7 +42,7 @@ struct Claims<'a> {
 /// tokens (its `id_token_signed_response_alg`, else `tokens.id_token_alg`): §2.6 has the
 /// client validate it as it validates ID tokens, so it expects that algorithm.
 pub fn issue_logout_token(
-    state: &AppState,
+    state: &ProtocolContext,
     spec: LogoutTokenSpec<'_>,
     now: i64,
 ) -> Result<String, OAuthError> {

@@ -1,7 +1,7 @@
 //! Keys published at a client's `jwks_uri` (RFC 7591 §2), cached per process. A cache of
 //! remote data is safe per node: every node fetches the same document. An unknown `kid`
 //! triggers a re-fetch (key rotation at the client), at most once per `MIN_REFETCH`. Ages are
-//! measured on the server's clock (`now`, DESIGN.md: time comes in from outside), so tests can
+//! measured on the server's clock (`now`: time comes in from outside), so tests can
 //! exercise the re-fetch without sleeping.
 
 use std::collections::HashMap;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::oauth::client::Client;
-use crate::state::AppState;
+use crate::oauth::context::ProtocolContext;
 use crate::store::ResourceRow;
 
 /// The format of the access tokens issued for a resource.
@@ -76,7 +76,7 @@ impl Resource {
 /// allowed exactly one resource gets that one (RFC 9068 §3: a default audience), otherwise the
 /// request must say which.
 pub async fn resolve_targets(
-    state: &AppState,
+    state: &ProtocolContext,
     client: &Client,
     requested: &[String],
 ) -> Result<Vec<Resource>, OAuthError> {
@@ -86,7 +86,7 @@ pub async fn resolve_targets(
 /// `resolve_targets` against another allow-list of the client's (token exchange reads
 /// `token_exchange_audiences`).
 pub async fn resolve_targets_among(
-    state: &AppState,
+    state: &ProtocolContext,
     client_id: &str,
     allowed: &[String],
     requested: &[String],

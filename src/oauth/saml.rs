@@ -2,7 +2,7 @@
 //!
 //! XML-DSig and canonicalisation are bergshamra's (ARCHITECTURE.md says why). A valid
 //! signature somewhere in a document proves nothing about the element we read, so the
-//! signature is bound to what we consume (STACK.md, "binding the signature to what you read"):
+//! signature is bound to what we consume (against signature wrapping):
 //! 1. no DOCTYPE and no entity declarations, a bounded size, one parse, and the document
 //!    element is `saml:Assertion`;
 //! 2. verified with the registered certificates only (`KeyInfo` is never trusted);

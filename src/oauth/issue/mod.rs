@@ -1,5 +1,11 @@
-//! Token minting: the one place access tokens are made (RFC 9068 JWTs or opaque reference
-//! tokens). Issuance writes to the store only what must be remembered.
+//! Token minting: the one place tokens are made. Access tokens (RFC 9068 JWTs or opaque
+//! reference tokens) and refresh tokens here; what a user's grant gets (with its ID token) in
+//! `user_grant`, an assertion's token in `assertion`, the implicit flow's in `implicit`.
+//! Issuance writes to the store only what must be remembered.
+
+pub mod assertion;
+pub mod implicit;
+pub mod user_grant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -7,10 +13,10 @@ use serde_json::{Map, Value};
 use crate::config::SigningAlg;
 use crate::error::OAuthError;
 use crate::names::TYP_ACCESS_TOKEN;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::resource::{Resource, TokenFormat};
 use crate::oauth::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
-use crate::state::AppState;
 use crate::store::{OpaqueTokenRow, RefreshTokenRow};
 
 /// RFC 6749 §5.1 successful token response.
@@ -84,7 +90,7 @@ struct JwtClaims<'a> {
 /// Format, algorithm and lifetime for a set of target resources: they must agree on format
 /// and algorithm; the shortest lifetime wins.
 fn token_settings(
-    state: &AppState,
+    protocol: &ProtocolContext,
     targets: &[Resource],
 ) -> Result<(TokenFormat, SigningAlg, u64), OAuthError> {
     let mixed = || OAuthError::invalid_target("these resources cannot share one access token");
@@ -99,7 +105,7 @@ fn token_settings(
         Some(first) => first.access_token_format,
         None => TokenFormat::Jwt,
     };
-    let default_alg = state.config.tokens.access_token_alg;
+    let default_alg = protocol.config.tokens.access_token_alg;
     let alg = targets
         .first()
         .map_or(default_alg, |t| t.signing_alg.unwrap_or(default_alg));
@@ -113,19 +119,19 @@ fn token_settings(
         .iter()
         .filter_map(|t| t.access_token_lifetime)
         .min()
-        .unwrap_or(state.config.tokens.access_token_lifetime);
+        .unwrap_or(protocol.config.tokens.access_token_lifetime);
     Ok((format, alg, lifetime))
 }
 
 /// Makes an access token and stores it when it is opaque (only its digest).
 pub async fn issue_access_token(
-    state: &AppState,
+    protocol: &ProtocolContext,
     spec: AccessTokenSpec<'_>,
     now: i64,
 ) -> Result<AccessToken, OAuthError> {
-    let (token, opaque) = make_access_token(state, spec, now)?;
+    let (token, opaque) = make_access_token(protocol, spec, now)?;
     if let Some(row) = &opaque {
-        state.store.insert_opaque_token(row).await?;
+        protocol.store.insert_opaque_token(row).await?;
     }
     Ok(token)
 }
@@ -133,11 +139,11 @@ pub async fn issue_access_token(
 /// Makes an access token; an opaque one comes with the row the caller must store (a grant
 /// handler stores it with the take of the code or refresh token it was issued for).
 pub fn make_access_token(
-    state: &AppState,
+    protocol: &ProtocolContext,
     spec: AccessTokenSpec<'_>,
     now: i64,
 ) -> Result<(AccessToken, Option<OpaqueTokenRow>), OAuthError> {
-    let (format, alg, lifetime) = token_settings(state, spec.targets)?;
+    let (format, alg, lifetime) = token_settings(protocol, spec.targets)?;
     let mut exp = now + lifetime as i64;
     if let Some(cap) = spec.not_after {
         exp = exp.min(cap);
@@ -149,7 +155,7 @@ pub fn make_access_token(
     let token = match format {
         TokenFormat::Jwt => {
             let claims = JwtClaims {
-                iss: &state.issuer,
+                iss: &protocol.issuer,
                 sub: spec.subject,
                 // RFC 7519 §4.1.3: a single audience may be a string.
                 aud: match audience.as_slice() {
@@ -164,7 +170,7 @@ pub fn make_access_token(
                 grant_id: spec.grant_id,
                 extra: &spec.extra,
             };
-            state.keys.sign(alg, TYP_ACCESS_TOKEN, &claims, now)?
+            protocol.keys.sign(alg, TYP_ACCESS_TOKEN, &claims, now)?
         }
         TokenFormat::Opaque => {
             let token = random_token();
@@ -203,10 +209,10 @@ pub fn make_access_token(
 /// This server as an access token's audience, for a sign-in that named no API: the token is
 /// then good at this server's own endpoints (userinfo). Not a `resources` row; it takes the
 /// config's token settings.
-pub fn issuer_target(state: &AppState) -> Resource {
+pub fn issuer_target(protocol: &ProtocolContext) -> Resource {
     Resource {
         id: String::new(),
-        identifier: state.issuer.clone(),
+        identifier: protocol.issuer.clone(),
         name: "this server".into(),
         scopes: Vec::new(),
         access_token_lifetime: None,
@@ -240,12 +246,12 @@ pub struct RefreshTokenSpec<'a> {
 /// `tokens.refresh_token_idle_lifetime`, and never later than its family's absolute end,
 /// however often the family rotates.
 pub fn new_refresh_token(
-    state: &AppState,
+    protocol: &ProtocolContext,
     spec: RefreshTokenSpec<'_>,
     now: i64,
 ) -> (String, RefreshTokenRow) {
     let token = random_token();
-    let tokens = &state.config.tokens;
+    let tokens = &protocol.config.tokens;
     let family_expires_at = spec
         .family_expires_at
         .unwrap_or(now + tokens.refresh_token_lifetime as i64);

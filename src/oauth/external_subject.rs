@@ -10,9 +10,10 @@
 
 use serde_json::{Map, Value};
 
-use super::TokenContext;
-use super::assertion::{check_client, map_subject};
 use crate::error::OAuthError;
+use crate::oauth::assertion::{check_client, map_subject};
+use crate::oauth::client::Client;
+use crate::oauth::context::ProtocolContext;
 use crate::oauth::inspect::{TokenInfo, TokenKind};
 use crate::oauth::jwt_assertion::{self, Expected};
 use crate::oauth::trusted_issuer::{IssuerKind, TrustedIssuer};
@@ -24,17 +25,16 @@ const SUBJECT_TOKEN_MAX_LIFETIME: i64 = 86_400;
 
 /// The trusted issuer `token` claims to come from, if it is a JWT naming a registered one.
 pub async fn trusted_issuer_of(
-    cx: &TokenContext<'_>,
+    protocol: &ProtocolContext,
     token: &str,
 ) -> Result<Option<TrustedIssuer>, OAuthError> {
     let Some(iss) = jwt_assertion::unverified_claim(token, "iss") else {
         return Ok(None);
     };
-    if iss == cx.state.issuer {
+    if iss == protocol.issuer {
         return Ok(None);
     }
-    match cx
-        .state
+    match protocol
         .store
         .find_issuer(IssuerKind::Jwt.as_str(), &iss)
         .await?
@@ -46,31 +46,32 @@ pub async fn trusted_issuer_of(
 
 /// Verifies `token` from `issuer` as a subject token for the calling client and reads it.
 pub async fn read(
-    cx: &TokenContext<'_>,
+    protocol: &ProtocolContext,
+    client: &Client,
     issuer: &TrustedIssuer,
     token: &str,
+    now: i64,
 ) -> Result<TokenInfo, OAuthError> {
-    check_client(cx, issuer)?;
+    check_client(client, issuer)?;
     let refused = |why: String| {
         OAuthError::invalid_grant("the subject token is invalid")
             .with_detail(format!("issuer {}: {why}", issuer.id))
     };
     // The audiences that may appear: the APIs the caller acts as, among those the token names.
     let named = audiences(&jwt_assertion::unverified_payload(token));
-    let apis: Vec<String> = cx
-        .state
+    let apis: Vec<String> = protocol
         .resources
-        .by_identifiers(&cx.state.store, &named, cx.now)
+        .by_identifiers(&protocol.store, &named, now)
         .await?
         .iter()
-        .filter(|r| r.client_id.as_deref() == Some(cx.client.id.as_str()))
+        .filter(|r| r.client_id.as_deref() == Some(client.id.as_str()))
         .map(|r| r.identifier.clone())
         .collect();
     if apis.is_empty() {
         return Err(OAuthError::invalid_grant(
             "the subject token was not issued for an API this client acts as",
         )
-        .with_detail(format!("client {} subject aud {named:?}", cx.client.id)));
+        .with_detail(format!("client {} subject aud {named:?}", client.id)));
     }
     let (algorithms, keys) = issuer
         .jwt_keys()
@@ -81,15 +82,15 @@ pub async fn read(
         issuer: &issuer.issuer,
         subject: None,
         audiences: &api_refs,
-        leeway: cx.state.config.assertions.clock_skew as i64,
+        leeway: protocol.config.assertions.clock_skew as i64,
         max_lifetime: SUBJECT_TOKEN_MAX_LIFETIME,
     };
-    let claims = jwt_assertion::verify(&cx.state.remote_jwks, token, keys, &expected, cx.now)
+    let claims = jwt_assertion::verify(&protocol.remote_jwks, token, keys, &expected, now)
         .await
         .map_err(|r| refused(r.detail()))?;
     // The signature is verified: the rest of the payload can be read as the issuer wrote it.
     let payload = jwt_assertion::unverified_payload(token);
-    let sub = map_subject(cx, issuer, &claims.sub).await?;
+    let sub = map_subject(protocol, issuer, &claims.sub).await?;
     Ok(TokenInfo {
         kind: TokenKind::JwtAccess,
         jti: claims.jti,
@@ -100,7 +101,7 @@ pub async fn read(
         sub,
         scope: granted_scope(&payload, issuer),
         aud: apis,
-        iat: claims.iat.unwrap_or(cx.now),
+        iat: claims.iat.unwrap_or(now),
         exp: claims.exp,
         extra: Map::new(),
     })
