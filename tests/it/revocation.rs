@@ -3,10 +3,9 @@
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::{ORDERS, REPORTS};
+use crate::flows::is_active;
 use crate::harness::{Client, TestDb, TestServer, send_full};
-
-const ORDERS: &str = "https://orders.example.com";
-const REPORTS: &str = "https://reports.example.com";
 
 async fn setup(server: &TestServer) -> (Client, Client) {
     server.resource(ORDERS, &["read"], json!({})).await;
@@ -33,12 +32,6 @@ async fn setup(server: &TestServer) -> (Client, Client) {
 
 async fn revoke(server: &TestServer, client: &Client, form: &[(&str, &str)]) -> (u16, Value) {
     server.post_as("/revoke", client, form).await
-}
-
-async fn is_active(server: &TestServer, caller: &Client, token: &str) -> bool {
-    let (status, info) = server.introspect(caller, token).await;
-    assert_eq!(status, 200, "{info}");
-    info["active"] == json!(true)
 }
 
 async fn clients_revoke_their_own_tokens(db: TestDb) {
