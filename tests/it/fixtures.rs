@@ -50,6 +50,11 @@ pub fn fixed_issuer(config: &mut portcullis::config::Config) {
 /// The APIs: `ORDERS` (JWT access tokens) and `REPORTS` (opaque ones).
 pub async fn resources(server: &TestServer) {
     server.resource(ORDERS, &["read", "write"], json!({})).await;
+    reports_api(server).await;
+}
+
+/// `REPORTS`, an API with opaque access tokens and the one scope `report`.
+pub async fn reports_api(server: &TestServer) {
     server
         .resource(
             REPORTS,

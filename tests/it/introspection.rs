@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::fixtures::{ORDERS, REPORTS, Registration};
+use crate::fixtures::{ORDERS, REPORTS, Registration, reports_api};
 use crate::harness::{
     Client, EcKey, TestDb, TestServer, assert_no_store, jwt_claims, jwt_header, send_full,
 };
@@ -27,13 +27,7 @@ async fn cast(server: &TestServer) -> Cast {
     server
         .resource(ORDERS, &["read", "write"], json!({ "client_id": api.id }))
         .await;
-    server
-        .resource(
-            REPORTS,
-            &["report"],
-            json!({ "access_token_format": "opaque" }),
-        )
-        .await;
+    reports_api(server).await;
     let service = Registration::new("reporting job", "service")
         .scope("read report")
         .allowed_resources(&[ORDERS, REPORTS])
