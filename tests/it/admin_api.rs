@@ -36,10 +36,6 @@ async fn admin_send(server: &TestServer, method: Method, path: &str) -> (u16, Va
     send(server.admin(method, path)).await
 }
 
-async fn admin_put(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    send(server.admin(Method::PUT, path).json(&body)).await
-}
-
 async fn audit_events(server: &TestServer) -> Vec<Value> {
     let (status, body) = server.admin_get("/audit?limit=200").await;
     assert_eq!(status, 200, "{body}");
@@ -538,13 +534,13 @@ async fn a_client_can_be_read_replaced_and_deleted(db: TestDb) {
     assert!(shown.get("client_secret").is_none(), "{shown}");
 
     // RFC 7592 §2.2: PUT replaces the metadata; an existing secret is kept, not re-issued.
-    let (status, updated) = admin_put(
-        &server,
-        &path,
-        json!({ "client_name": "billing v2", "profile": "service", "scope": "read",
+    let (status, updated) = server
+        .admin_put(
+            &path,
+            json!({ "client_name": "billing v2", "profile": "service", "scope": "read",
                 "allowed_resources": [API] }),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["client_name"], "billing v2");
     assert!(updated.get("client_secret").is_none(), "{updated}");
@@ -554,7 +550,9 @@ async fn a_client_can_be_read_replaced_and_deleted(db: TestDb) {
     assert_eq!(status, 200, "the secret survives an update: {body}");
 
     // Invalid replacement metadata changes nothing.
-    let (status, err) = admin_put(&server, &path, json!({ "profile": "service" })).await;
+    let (status, err) = server
+        .admin_put(&path, json!({ "profile": "service" }))
+        .await;
     assert_eq!(status, 400, "{err}");
     let (_, shown) = server.admin_get(&path).await;
     assert_eq!(shown["client_name"], "billing v2");
@@ -565,13 +563,13 @@ async fn a_client_can_be_read_replaced_and_deleted(db: TestDb) {
                         "redirect_uris": ["https://app.example.com/cb"] }))
         .await;
     assert!(spa.secret.is_none());
-    let (status, switched) = admin_put(
-        &server,
-        &format!("/clients/{}", spa.id),
-        json!({ "client_name": "now confidential", "profile": "web",
+    let (status, switched) = server
+        .admin_put(
+            &format!("/clients/{}", spa.id),
+            json!({ "client_name": "now confidential", "profile": "web",
                 "redirect_uris": ["https://app.example.com/cb"] }),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "{switched}");
     let secret = switched["client_secret"].as_str().expect("a new secret");
     assert!(secret.len() >= 43);
@@ -716,13 +714,13 @@ async fn secrets_never_appear_in_reads_or_audit(db: TestDb) {
         .client(json!({ "client_name": "spa", "profile": "spa",
                         "redirect_uris": ["https://app.example.com/cb"] }))
         .await;
-    let (_, switched) = admin_put(
-        &server,
-        &format!("/clients/{}", spa.id),
-        json!({ "client_name": "web", "profile": "web",
+    let (_, switched) = server
+        .admin_put(
+            &format!("/clients/{}", spa.id),
+            json!({ "client_name": "web", "profile": "web",
                 "redirect_uris": ["https://app.example.com/cb"] }),
-    )
-    .await;
+        )
+        .await;
     let third = switched["client_secret"].as_str().unwrap().to_string();
 
     let mut reads = Vec::new();
@@ -756,21 +754,21 @@ async fn every_admin_change_is_audited(db: TestDb) {
                         "allowed_resources": [API] }),
         )
         .await;
-    let (status, _) = admin_put(
-        &server,
-        &format!("/clients/{}", client.id),
-        json!({ "client_name": "svc 2", "profile": "service" }),
-    )
-    .await;
+    let (status, _) = server
+        .admin_put(
+            &format!("/clients/{}", client.id),
+            json!({ "client_name": "svc 2", "profile": "service" }),
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, rotated) = rotate(&server, &client, None).await;
     assert_eq!(status, 200);
-    let (status, _) = admin_put(
-        &server,
-        &format!("/resources/{resource_id}"),
-        json!({ "identifier": API, "scopes": ["read", "write"] }),
-    )
-    .await;
+    let (status, _) = server
+        .admin_put(
+            &format!("/resources/{resource_id}"),
+            json!({ "identifier": API, "scopes": ["read", "write"] }),
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, _) = server
         .admin_post("/keys/rotate", json!({ "algs": ["EdDSA"] }))

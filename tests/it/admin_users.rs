@@ -13,28 +13,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::harness::{TestDb, TestServer, header, send, send_full};
+use crate::fixtures::{PASSWORD, alice, alice_with_email, create_user, id_of, user};
+use crate::harness::{TestDb, TestServer, admin_cli, header, send_full};
 
-const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "Tr0ub4dor&3 is worse";
-
-async fn create_user(server: &TestServer, body: Value) -> Value {
-    let (status, user) = server.admin_post("/users", body).await;
-    assert_eq!(status, 201, "{user}");
-    user
-}
-
-async fn admin_put(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    send(server.admin(Method::PUT, path).json(&body)).await
-}
-
-async fn admin_delete(server: &TestServer, path: &str) -> (u16, Value) {
-    send(server.admin(Method::DELETE, path)).await
-}
-
-fn id_of(user: &Value) -> String {
-    user["id"].as_str().expect("id").to_string()
-}
 
 /// No key that names a password, and neither a password nor a hash anywhere in the text.
 fn assert_no_password(what: &str, body: &Value) {
@@ -104,7 +86,7 @@ async fn users_are_created_listed_shown_replaced_and_deleted(db: TestDb) {
     let (status, shown) = server.admin_get(&alice_path).await;
     assert_eq!((status, &shown), (200, &alice));
 
-    let bob = create_user(&server, json!({ "username": "bob", "password": PASSWORD })).await;
+    let bob = user("bob").create(&server).await;
     let carol = create_user(&server, json!({ "username": "carol" })).await;
     let mut all = vec![id_of(&alice), id_of(&bob), id_of(&carol)];
     all.sort();
@@ -126,12 +108,9 @@ async fn users_are_created_listed_shown_replaced_and_deleted(db: TestDb) {
 
     // PUT replaces the claims; username and `disabled` stay unless given.
     server.state.clock.advance(10);
-    let (status, replaced) = admin_put(
-        &server,
-        &alice_path,
-        json!({ "name": "Alice L.", "disabled": true }),
-    )
-    .await;
+    let (status, replaced) = server
+        .admin_put(&alice_path, json!({ "name": "Alice L.", "disabled": true }))
+        .await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["name"], "Alice L.");
     assert!(
@@ -147,18 +126,18 @@ async fn users_are_created_listed_shown_replaced_and_deleted(db: TestDb) {
     );
     let (_, shown) = server.admin_get(&alice_path).await;
     assert_eq!(shown, replaced);
-    let (status, replaced) = admin_put(
-        &server,
-        &alice_path,
-        json!({ "username": "Alice2", "email": "a@example.com" }),
-    )
-    .await;
+    let (status, replaced) = server
+        .admin_put(
+            &alice_path,
+            json!({ "username": "Alice2", "email": "a@example.com" }),
+        )
+        .await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["disabled"], true, "left out, so kept: {replaced}");
     assert_eq!(replaced["username"], "alice2");
     assert_eq!(replaced["id"], alice["id"], "the sub never changes");
 
-    let (status, body) = admin_delete(&server, &alice_path).await;
+    let (status, body) = server.admin_delete(&alice_path).await;
     assert_eq!((status, body), (204, Value::Null));
     let (status, body) = server.admin_get(&alice_path).await;
     assert_eq!(
@@ -195,18 +174,16 @@ async fn unknown_users_are_404_json(db: TestDb) {
 
 async fn passwords_are_never_returned(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let alice = create_user(
-        &server,
-        json!({ "username": "alice", "password": PASSWORD }),
-    )
-    .await;
+    let alice = alice().create(&server).await;
     assert_no_password("create", &alice);
     let path = format!("/users/{}", id_of(&alice));
     let (_, shown) = server.admin_get(&path).await;
     assert_no_password("show", &shown);
     let (_, list) = server.admin_get("/users").await;
     assert_no_password("list", &list);
-    let (status, replaced) = admin_put(&server, &path, json!({ "password": NEW_PASSWORD })).await;
+    let (status, replaced) = server
+        .admin_put(&path, json!({ "password": NEW_PASSWORD }))
+        .await;
     assert_eq!(status, 200, "{replaced}");
     assert_no_password("replace", &replaced);
     // Nor do the types the sign-in code handles.
@@ -308,7 +285,7 @@ async fn invalid_users_are_400_naming_the_field(db: TestDb) {
         (json!({ "password": "short" }), "password"),
         (json!({ "locale": "" , "email": "@" }), "email"),
     ] {
-        let (status, error) = admin_put(&server, &path, body.clone()).await;
+        let (status, error) = server.admin_put(&path, body.clone()).await;
         assert_eq!(status, 400, "{body}: {error}");
         let description = error["error_description"].as_str().unwrap_or_default();
         assert!(
@@ -345,11 +322,7 @@ async fn invalid_users_are_400_naming_the_field(db: TestDb) {
 
 async fn duplicate_usernames_are_409(db: TestDb) {
     let server = TestServer::start(&db).await;
-    create_user(
-        &server,
-        json!({ "username": "alice", "password": PASSWORD }),
-    )
-    .await;
+    alice().create(&server).await;
     for username in ["alice", "ALICE", "Alice"] {
         let (status, error) = server
             .admin_post(
@@ -366,7 +339,9 @@ async fn duplicate_usernames_are_409(db: TestDb) {
     )
     .await;
     let path = format!("/users/{}", id_of(&bob));
-    let (status, error) = admin_put(&server, &path, json!({ "username": "Alice" })).await;
+    let (status, error) = server
+        .admin_put(&path, json!({ "username": "Alice" }))
+        .await;
     assert_eq!(
         (status, &error["error"]),
         (409, &json!("conflict")),
@@ -381,11 +356,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
     let passwords = &server.state.passwords;
-    let alice = create_user(
-        &server,
-        json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com" }),
-    )
-    .await;
+    let alice = alice_with_email().create(&server).await;
     create_user(&server, json!({ "username": "carol" })).await;
     create_user(
         &server,
@@ -449,7 +420,9 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
 
     // A new password replaces the old one; disabling and enabling take effect at once.
     let path = format!("/users/{}", id_of(&alice));
-    let (status, _) = admin_put(&server, &path, json!({ "password": NEW_PASSWORD })).await;
+    let (status, _) = server
+        .admin_put(&path, json!({ "password": NEW_PASSWORD }))
+        .await;
     assert_eq!(status, 200);
     assert!(
         authenticate(store, passwords, "alice", PASSWORD)
@@ -463,7 +436,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
             .unwrap()
             .is_some()
     );
-    let (status, _) = admin_put(&server, &path, json!({ "disabled": true })).await;
+    let (status, _) = server.admin_put(&path, json!({ "disabled": true })).await;
     assert_eq!(status, 200);
     assert!(
         authenticate(store, passwords, "alice", NEW_PASSWORD)
@@ -471,7 +444,7 @@ async fn authenticate_accepts_only_the_right_password_of_an_enabled_user(db: Tes
             .unwrap()
             .is_none()
     );
-    let (status, _) = admin_put(&server, &path, json!({ "disabled": false })).await;
+    let (status, _) = server.admin_put(&path, json!({ "disabled": false })).await;
     assert_eq!(status, 200);
     assert!(
         authenticate(store, passwords, "alice", NEW_PASSWORD)
@@ -487,12 +460,8 @@ async fn passwords_are_stored_as_argon2id_at_owasp_parameters(db: TestDb) {
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
     let passwords = &server.state.passwords;
-    let alice = create_user(
-        &server,
-        json!({ "username": "alice", "password": PASSWORD }),
-    )
-    .await;
-    let bob = create_user(&server, json!({ "username": "bob", "password": PASSWORD })).await;
+    let alice = alice().create(&server).await;
+    let bob = user("bob").create(&server).await;
     let carol = create_user(&server, json!({ "username": "carol" })).await;
 
     let alice_hash = stored_hash(store, &id_of(&alice)).await.expect("a hash");
@@ -536,15 +505,13 @@ async fn passwords_are_stored_as_argon2id_at_owasp_parameters(db: TestDb) {
 async fn user_changes_are_audited_without_the_password(db: TestDb) {
     let server = TestServer::start(&db).await;
     let third = "a third password, for the CLI";
-    let alice = create_user(
-        &server,
-        json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com" }),
-    )
-    .await;
+    let alice = alice_with_email().create(&server).await;
     let id = id_of(&alice);
     let path = format!("/users/{id}");
     server.state.clock.advance(1);
-    let (status, _) = admin_put(&server, &path, json!({ "password": NEW_PASSWORD })).await;
+    let (status, _) = server
+        .admin_put(&path, json!({ "password": NEW_PASSWORD }))
+        .await;
     assert_eq!(status, 200);
     server.state.clock.advance(1);
     users::set_password(
@@ -558,7 +525,7 @@ async fn user_changes_are_audited_without_the_password(db: TestDb) {
     .await
     .unwrap();
     server.state.clock.advance(1);
-    let (status, _) = admin_delete(&server, &path).await;
+    let (status, _) = server.admin_delete(&path).await;
     assert_eq!(status, 204);
 
     let events = user_audit_events(&server, &id).await;
@@ -605,38 +572,6 @@ async fn user_changes_are_audited_without_the_password(db: TestDb) {
     server.stop().await;
 }
 
-/// Runs the `portcullis` binary over the test database, with `stdin` piped in.
-pub async fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, Value, String) {
-    use tokio::io::AsyncWriteExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("PORTCULLIS_")) {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .args(args)
-        .current_dir(dir.path())
-        .env("PORTCULLIS_DATABASE_URL", &db.url)
-        .env("PORTCULLIS_KEY_ENCRYPTION_KEY", &db.kek)
-        .env("PORTCULLIS_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run portcullis");
-    let mut input = child.stdin.take().expect("stdin");
-    input
-        .write_all(stdin.as_bytes())
-        .await
-        .expect("write stdin");
-    drop(input);
-    let out = child.wait_with_output().await.expect("portcullis exits");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (out.status.success(), json, format!("{stdout}{stderr}"))
-}
-
 async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
     let args = [
         "user",
@@ -649,7 +584,7 @@ async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
         "--name",
         "Erin",
     ];
-    let (ok, erin, output) = cli(&db, &args, &format!("{PASSWORD}\n")).await;
+    let (ok, erin, output) = admin_cli(&db, &args, &format!("{PASSWORD}\n")).await;
     assert!(ok, "{output}");
     assert_eq!(erin["username"], "erin", "{output}");
     assert_eq!(erin["email"], "erin@example.com");
@@ -659,22 +594,22 @@ async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
     );
     let id = id_of(&erin);
 
-    let (ok, _, output) = cli(
+    let (ok, _, output) = admin_cli(
         &db,
         &["user", "set-password", "erin"],
         &format!("{NEW_PASSWORD}\r\n"),
     )
     .await;
     assert!(ok, "{output}");
-    let (ok, disabled, output) = cli(&db, &["user", "disable", &id], "").await;
+    let (ok, disabled, output) = admin_cli(&db, &["user", "disable", &id], "").await;
     assert!(ok, "{output}");
     assert_eq!(disabled["disabled"], true, "{output}");
-    let (ok, list, output) = cli(&db, &["user", "list"], "").await;
+    let (ok, list, output) = admin_cli(&db, &["user", "list"], "").await;
     assert!(ok, "{output}");
     assert_eq!(list["users"][0]["id"], json!(id), "{output}");
-    let (ok, _, output) = cli(&db, &["user", "set-password", "erin"], "short\n").await;
+    let (ok, _, output) = admin_cli(&db, &["user", "set-password", "erin"], "short\n").await;
     assert!(!ok && output.contains("password"), "{output}");
-    let (ok, _, output) = cli(&db, &["user", "disable", "nobody"], "").await;
+    let (ok, _, output) = admin_cli(&db, &["user", "disable", "nobody"], "").await;
     assert!(!ok, "{output}");
 
     let server = TestServer::start(&db).await;
@@ -687,7 +622,7 @@ async fn the_user_cli_reads_passwords_from_stdin(db: TestDb) {
             .is_none(),
         "disabled"
     );
-    let (ok, _, output) = cli(&db, &["user", "enable", "ERIN"], "").await;
+    let (ok, _, output) = admin_cli(&db, &["user", "enable", "ERIN"], "").await;
     assert!(ok, "{output}");
     assert!(
         authenticate(store, passwords, "erin", PASSWORD)

@@ -1,22 +1,21 @@
-//! Security events (issue 9): each kind appears in `GET /admin/events` after the action that
+//! Security events: each kind appears in `GET /admin/events` after the action that
 //! causes it; the filters, the cursor pages, the admin token, the retention purge and
 //! `portcullis events`.
-
-use std::net::IpAddr;
 
 use portcullis::store::AuditEvent;
 use portcullis::throttle::{self, SignIn};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::authorize::{PASSWORD, browser, decide, get_authorize, setup, sign_in, spa_request};
 use crate::both_stores;
-use crate::code_flow::{code, exchange, grant, pkce, resources, token, web_client};
-use crate::harness::{EcKey, TestDb, TestServer, jwt_claims, send};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("an IP address")
-}
+use crate::fixtures::{
+    PASSWORD, Registration, confidential_client, id_of, ip, resources, spa_with_alice, user,
+};
+use crate::flows::{
+    browser, code, exchange, get_authorize, grant, pkce, spa_request, submit_consent,
+    submit_sign_in, token,
+};
+use crate::harness::{EcKey, TestDb, TestServer, admin_cli, jwt_claims, send};
 
 /// The events `query` (a query string, without `?`) selects, newest first.
 async fn events(server: &TestServer, query: &str) -> Vec<Value> {
@@ -33,22 +32,11 @@ fn triples(events: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-async fn create_user(server: &TestServer, username: &str) -> String {
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": username, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-    user["id"].as_str().expect("id").to_string()
-}
-
 async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.state.clock.freeze();
     let state = &server.state;
-    let id = create_user(&server, "alice").await;
+    let id = id_of(&user("alice").create(&server).await);
     let home = ip("192.0.2.1");
     // Five free failures, then the sixth blocks the account.
     for n in 1..=6 {
@@ -123,7 +111,7 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
 
 async fn consent_is_recorded(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     server.state.clock.freeze();
     let b = browser();
     for decision in ["deny", "allow"] {
@@ -132,12 +120,12 @@ async fn consent_is_recorded(db: TestDb) {
         let page = page.text().await.expect("page");
         // The second round is signed in already: the consent page comes at once.
         let consent_html = if page.contains("name=\"password\"") {
-            let consent = sign_in(&server, &b, &page, PASSWORD).await;
+            let consent = submit_sign_in(&server, &b, &page, PASSWORD).await;
             consent.text().await.expect("consent page")
         } else {
             page
         };
-        let done = decide(&server, &b, &consent_html, decision).await;
+        let done = submit_consent(&server, &b, &consent_html, decision).await;
         assert_eq!(done.status(), 302, "{decision}");
         // Apart by a second, so "newest first" is not left to the ids.
         server.state.clock.advance(1);
@@ -159,7 +147,7 @@ async fn consent_is_recorded(db: TestDb) {
 async fn revocation_and_replays_are_recorded(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
     let actor = format!("client:{}", web.id);
 
     // A code redeemed twice.
@@ -246,15 +234,12 @@ async fn assertion_replay_is_recorded(db: TestDb) {
     let api = "https://orders.example.com";
     server.resource(api, &["read"], json!({})).await;
     let key = EcKey::generate("client-key-1");
-    let client = server
-        .client(json!({
-            "client_name": "signing job",
-            "profile": "service",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "jwks": { "keys": [key.jwk()] },
-            "scope": "read",
-            "allowed_resources": [api],
-        }))
+    let client = Registration::new("signing job", "service")
+        .set("token_endpoint_auth_method", json!("private_key_jwt"))
+        .set("jwks", json!({ "keys": [key.jwk()] }))
+        .scope("read")
+        .allowed_resources(&[api])
+        .register(&server)
         .await;
     let now = server.state.now();
     let assertion = key.sign(&json!({
@@ -460,7 +445,7 @@ async fn the_events_cli_filters_and_pages(db: TestDb) {
     }
     server.stop().await;
     let args = ["events", "--type", "sign_in.failure", "--limit", "2"];
-    let (ok, page, output) = crate::admin_users::cli(&db, &args, "").await;
+    let (ok, page, output) = admin_cli(&db, &args, "").await;
     assert!(ok, "{output}");
     let ats: Vec<&Value> = page["events"]
         .as_array()
@@ -474,12 +459,12 @@ async fn the_events_cli_filters_and_pages(db: TestDb) {
         .expect("a next page")
         .to_string();
     let args = ["events", "--type", "sign_in.failure", "--cursor", &cursor];
-    let (ok, page, output) = crate::admin_users::cli(&db, &args, "").await;
+    let (ok, page, output) = admin_cli(&db, &args, "").await;
     assert!(ok, "{output}");
     assert_eq!(page["events"][0]["at"], 100);
     assert_eq!(page["events"].as_array().unwrap().len(), 1);
     assert!(page.get("next_cursor").is_none());
-    let (ok, _, output) = crate::admin_users::cli(&db, &["events", "--until", "101"], "").await;
+    let (ok, _, output) = admin_cli(&db, &["events", "--until", "101"], "").await;
     assert!(ok, "{output}");
     assert!(output.contains("\"at\": 100"), "{output}");
     assert!(!output.contains("\"at\": 101"), "{output}");

@@ -1,168 +1,21 @@
 //! The authorization endpoint (RFC 6749 §4.1.1–4.1.2, OIDC Core §3.1.2) driven like a browser:
 //! cookies kept, redirects not followed, hidden fields read out of the pages.
 
-use reqwest::Response;
 use serde_json::json;
 
 use crate::both_stores;
-use crate::code_flow::{NONCE, Pkce, exchange, pkce, resources, spa_client, web_client};
-use crate::harness::{Client, TestDb, TestServer, count, jwt_claims};
-
-pub const PASSWORD: &str = "correct horse battery staple";
-pub const SPA_CB: &str = "https://app.example.com/cb";
-
-/// A browser: its own cookie jar, no redirects followed.
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser")
-}
-
-pub async fn alice(server: &TestServer) {
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-}
-
-/// The value of hidden (or any) input `name` in a page.
-pub fn field(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\""))?;
-    let rest = &html[at..];
-    let v = rest.find("value=\"")? + "value=\"".len();
-    let end = rest[v..].find('"')?;
-    Some(rest[v..v + end].to_string())
-}
-
-/// The query parameters of a redirect's `Location`.
-pub fn location(response: &Response) -> (String, Vec<(String, String)>) {
-    let loc = response.headers()["location"].to_str().expect("location");
-    let url = url::Url::parse(loc).expect("absolute location");
-    let base = format!("{}://{}{}", url.scheme(), url.authority(), url.path());
-    (base, url.query_pairs().into_owned().collect())
-}
-
-pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-pub fn assert_page_defences(response: &Response, what: &str) {
-    let h = response.headers();
-    assert_eq!(h["x-frame-options"], "DENY", "{what}");
-    assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
-    let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
-    assert_eq!(h["cache-control"], "no-store", "{what}");
-}
-
-/// An authorization request of the SPA client with PKCE.
-pub fn spa_request(client: &Client, p: &Pkce, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut q: Vec<(String, String)> = [
-        ("response_type", "code"),
-        ("client_id", client.id.as_str()),
-        ("redirect_uri", SPA_CB),
-        ("scope", "openid profile read"),
-        ("state", "xyz-state"),
-        ("nonce", NONCE),
-        ("code_challenge", p.challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in extra {
-        q.retain(|(n, _)| n != k);
-        if !v.is_empty() {
-            q.push((k.to_string(), v.to_string()));
-        }
-    }
-    q
-}
-
-pub async fn get_authorize(
-    server: &TestServer,
-    b: &reqwest::Client,
-    query: &[(String, String)],
-) -> Response {
-    let mut url = url::Url::parse(&server.url("/authorize")).expect("url");
-    url.query_pairs_mut().extend_pairs(query);
-    b.get(url.as_str()).send().await.expect("authorize")
-}
-
-pub async fn post_form(
-    server: &TestServer,
-    b: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> Response {
-    b.post(server.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("post")
-}
-
-/// Signs in on a sign-in page; returns the response to the form.
-pub async fn sign_in(
-    server: &TestServer,
-    b: &reqwest::Client,
-    page: &str,
-    password: &str,
-) -> Response {
-    let csrf = field(page, "csrf_token").expect("csrf field");
-    let id = field(page, "request_id").expect("request field");
-    post_form(
-        server,
-        b,
-        "/authorize/signin",
-        &[
-            ("csrf_token", &csrf),
-            ("request_id", &id),
-            ("username", "alice"),
-            ("password", password),
-        ],
-    )
-    .await
-}
-
-pub async fn decide(
-    server: &TestServer,
-    b: &reqwest::Client,
-    page: &str,
-    decision: &str,
-) -> Response {
-    let csrf = field(page, "csrf_token").expect("csrf field");
-    let id = field(page, "request_id").expect("request field");
-    post_form(
-        server,
-        b,
-        "/authorize/consent",
-        &[
-            ("csrf_token", &csrf),
-            ("request_id", &id),
-            ("decision", decision),
-        ],
-    )
-    .await
-}
-
-pub async fn setup(server: &TestServer) -> Client {
-    resources(server).await;
-    alice(server).await;
-    spa_client(server).await
-}
+use crate::fixtures::{
+    NONCE, PASSWORD, Registration, SPA_CB, alice, confidential_client, resources, spa_with_alice,
+};
+use crate::flows::{
+    assert_page_defences, authorize_query, browser, exchange, field, get_authorize, location,
+    param, pkce, post_form, spa_request, submit_consent, submit_sign_in,
+};
+use crate::harness::{TestDb, TestServer, count, jwt_claims};
 
 async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
@@ -180,12 +33,12 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert!(html.contains("browser app"), "{html}");
 
     // A wrong password: the same page, a generic message.
-    let wrong = sign_in(&server, &b, &html, "not the password").await;
+    let wrong = submit_sign_in(&server, &b, &html, "not the password").await;
     assert_eq!(wrong.status(), 200);
     let wrong_html = wrong.text().await.unwrap();
     assert!(wrong_html.contains("The username or password is not correct."));
 
-    let consent = sign_in(&server, &b, &wrong_html, PASSWORD).await;
+    let consent = submit_sign_in(&server, &b, &wrong_html, PASSWORD).await;
     assert_eq!(consent.status(), 200);
     assert_page_defences(&consent, "consent");
     let consent_html = consent.text().await.unwrap();
@@ -194,7 +47,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
         "{consent_html}"
     );
 
-    let done = decide(&server, &b, &consent_html, "allow").await;
+    let done = submit_consent(&server, &b, &consent_html, "allow").await;
     assert_eq!(done.status(), 302);
     let (base, q) = location(&done);
     assert_eq!(base, SPA_CB);
@@ -202,7 +55,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert_eq!(param(&q, "iss"), Some(server.base.as_str()));
     let code = param(&q, "code").expect("code").to_string();
     // The request is finished: its forms cannot be sent again.
-    let replay = decide(&server, &b, &consent_html, "allow").await;
+    let replay = submit_consent(&server, &b, &consent_html, "allow").await;
     assert_eq!(replay.status(), 400);
     assert!(replay.headers().get("location").is_none());
 
@@ -239,7 +92,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert_eq!(asked.status(), 200);
     let asked_html = asked.text().await.unwrap();
     assert!(asked_html.contains("decision"), "{asked_html}");
-    let denied = decide(&server, &b, &asked_html, "deny").await;
+    let denied = submit_consent(&server, &b, &asked_html, "deny").await;
     assert_eq!(denied.status(), 302);
     let (_, q) = location(&denied);
     assert_eq!(param(&q, "error"), Some("access_denied"));
@@ -256,7 +109,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
     assert_eq!(login.status(), 200);
     let login_html = login.text().await.unwrap();
     assert!(login_html.contains("password"), "{login_html}");
-    let after = sign_in(&server, &b, &login_html, PASSWORD).await;
+    let after = submit_sign_in(&server, &b, &login_html, PASSWORD).await;
     assert_eq!(after.status(), 302, "consent is remembered");
     let (_, q) = location(&after);
     assert!(param(&q, "code").is_some(), "{q:?}");
@@ -280,7 +133,7 @@ async fn full_flow_with_sign_in_and_consent(db: TestDb) {
 
 async fn sign_in_is_throttled(db: TestDb) {
     let server = TestServer::start_with(&db, |c| c.throttle.account_free_attempts = 1).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     // The request may also come as a form (OIDC Core §3.1.2.1).
@@ -293,11 +146,11 @@ async fn sign_in_is_throttled(db: TestDb) {
     assert_eq!(page.status(), 200);
     let mut html = page.text().await.unwrap();
     for _ in 0..2 {
-        let wrong = sign_in(&server, &b, &html, "not the password").await;
+        let wrong = submit_sign_in(&server, &b, &html, "not the password").await;
         assert_eq!(wrong.status(), 200);
         html = wrong.text().await.unwrap();
     }
-    let blocked = sign_in(&server, &b, &html, PASSWORD).await;
+    let blocked = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(blocked.status(), 429);
     assert_page_defences(&blocked, "throttled sign-in");
     let text = blocked.text().await.unwrap();
@@ -307,7 +160,7 @@ async fn sign_in_is_throttled(db: TestDb) {
 
 async fn client_and_redirect_errors_never_redirect(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     let cases: Vec<(&str, Vec<(String, String)>)> = vec![
@@ -352,7 +205,7 @@ type Extra = &'static [(&'static str, &'static str)];
 
 async fn errors_after_verification_redirect_with_state_and_iss(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     let cases: Vec<(&str, Extra, &str)> = vec![
@@ -409,11 +262,9 @@ async fn errors_after_verification_redirect_with_state_and_iss(db: TestDb) {
     }
 
     // A service client has no code grant: unauthorized_client, at its only redirect URI.
-    let service = server
-        .client(json!({
-            "client_name": "cron", "profile": "service",
-            "redirect_uris": ["https://svc.example.com/cb"],
-        }))
+    let service = Registration::new("cron", "service")
+        .redirect_uris(&["https://svc.example.com/cb"])
+        .register(&server)
         .await;
     let response = get_authorize(
         &server,
@@ -434,27 +285,26 @@ async fn errors_after_verification_redirect_with_state_and_iss(db: TestDb) {
 
 async fn native_loopback_port_may_differ(db: TestDb) {
     let server = TestServer::start(&db).await;
-    alice(&server).await;
-    let native = server
-        .client(json!({
-            "client_name": "desktop app", "profile": "native",
-            "redirect_uris": ["http://127.0.0.1/callback"], "scope": "openid",
-        }))
+    alice().create(&server).await;
+    let native = Registration::new("desktop app", "native")
+        .redirect_uris(&["http://127.0.0.1/callback"])
+        .scope("openid")
+        .register(&server)
         .await;
     let b = browser();
     let p = pkce();
     let request = |redirect: &str| -> Vec<(String, String)> {
-        [
-            ("response_type", "code"),
-            ("client_id", native.id.as_str()),
-            ("redirect_uri", redirect),
-            ("scope", "openid"),
-            ("code_challenge", p.challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        authorize_query(
+            &[
+                ("response_type", "code"),
+                ("client_id", native.id.as_str()),
+                ("redirect_uri", redirect),
+                ("scope", "openid"),
+                ("code_challenge", p.challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+            &[],
+        )
     };
     let ok = get_authorize(&server, &b, &request("http://127.0.0.1:51234/callback")).await;
     assert_eq!(ok.status(), 200, "sign-in page");
@@ -474,7 +324,7 @@ async fn native_loopback_port_may_differ(db: TestDb) {
 
 async fn form_post_and_csrf(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     let page = get_authorize(
@@ -501,9 +351,9 @@ async fn form_post_and_csrf(db: TestDb) {
     assert_eq!(refused.status(), 403);
     assert_page_defences(&refused, "csrf refusal");
 
-    let consent = sign_in(&server, &b, &html, PASSWORD).await;
+    let consent = submit_sign_in(&server, &b, &html, PASSWORD).await;
     let consent_html = consent.text().await.unwrap();
-    let done = decide(&server, &b, &consent_html, "allow").await;
+    let done = submit_consent(&server, &b, &consent_html, "allow").await;
     assert_eq!(done.status(), 200);
     assert_page_defences(&done, "form_post");
     let csp = done.headers()["content-security-policy"]
@@ -525,29 +375,29 @@ async fn form_post_and_csrf(db: TestDb) {
 async fn first_party_skips_consent_and_prompt_none_works(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    alice(&server).await;
-    let web = web_client(&server, "intranet", json!({ "first_party": true })).await;
+    alice().create(&server).await;
+    let web = confidential_client(&server, "intranet", json!({ "first_party": true })).await;
     let b = browser();
     let redirect = web.registration["redirect_uris"][0]
         .as_str()
         .unwrap()
         .to_string();
     let p = pkce();
-    let query: Vec<(String, String)> = [
-        ("response_type", "code"),
-        ("client_id", web.id.as_str()),
-        ("scope", "openid read"),
-        ("state", "s1"),
-        ("code_challenge", p.challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let query = authorize_query(
+        &[
+            ("response_type", "code"),
+            ("client_id", web.id.as_str()),
+            ("scope", "openid read"),
+            ("state", "s1"),
+            ("code_challenge", p.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+        &[],
+    );
     let page = get_authorize(&server, &b, &query).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    let done = sign_in(&server, &b, &html, PASSWORD).await;
+    let done = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(done.status(), 302, "first-party: no consent page");
     let (base, q) = location(&done);
     assert_eq!(base, redirect);
@@ -567,23 +417,25 @@ async fn first_party_skips_consent_and_prompt_none_works(db: TestDb) {
 
 async fn max_age_and_request_expiry(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     // A pending request lives ten minutes.
     let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
     let html = page.text().await.unwrap();
     server.state.clock.advance(601);
-    let late = sign_in(&server, &b, &html, PASSWORD).await;
+    let late = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(late.status(), 400);
     assert!(late.headers().get("location").is_none());
 
     let page = get_authorize(&server, &b, &spa_request(&client, &p, &[])).await;
     let html = page.text().await.unwrap();
-    let consent = sign_in(&server, &b, &html, PASSWORD).await;
+    let consent = submit_sign_in(&server, &b, &html, PASSWORD).await;
     let consent_html = consent.text().await.unwrap();
     assert_eq!(
-        decide(&server, &b, &consent_html, "allow").await.status(),
+        submit_consent(&server, &b, &consent_html, "allow")
+            .await
+            .status(),
         302
     );
 

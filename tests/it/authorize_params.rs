@@ -4,11 +4,12 @@
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::authorize::{
-    PASSWORD, browser, decide, get_authorize, location, param, setup, sign_in, spa_request,
-};
 use crate::both_stores;
-use crate::code_flow::{Pkce, exchange, pkce};
+use crate::fixtures::{PASSWORD, Registration, spa_with_alice};
+use crate::flows::{
+    Pkce, browser, exchange, get_authorize, location, param, pkce, spa_request, submit_consent,
+    submit_sign_in,
+};
 use crate::harness::{Client, TestDb, TestServer, jwt_claims, send};
 
 /// Signs `b` in as alice for `client` (sign-in and consent pages) and returns the token
@@ -23,9 +24,9 @@ async fn first_sign_in(
     let page = get_authorize(server, b, &spa_request(client, &p, extra)).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    let consent = sign_in(server, b, &html, PASSWORD).await;
+    let consent = submit_sign_in(server, b, &html, PASSWORD).await;
     let consent_html = consent.text().await.unwrap();
-    let done = decide(server, b, &consent_html, "allow").await;
+    let done = submit_consent(server, b, &consent_html, "allow").await;
     redeem(server, client, &done, &p).await
 }
 
@@ -48,7 +49,7 @@ fn redirected_error(response: &Response) -> Option<String> {
 
 async fn id_token_hint_names_the_user(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let (status, bob) = server
         .admin_post("/users", json!({ "username": "bob", "password": PASSWORD }))
         .await;
@@ -115,7 +116,7 @@ async fn id_token_hint_names_the_user(db: TestDb) {
     assert_eq!(page.status(), 200, "the sign-in page");
     // Signing in there as alice does not satisfy a request for bob.
     let html = page.text().await.unwrap();
-    let wrong_user = sign_in(&server, &b, &html, PASSWORD).await;
+    let wrong_user = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(
         redirected_error(&wrong_user).as_deref(),
         Some("login_required")
@@ -145,11 +146,10 @@ async fn id_token_hint_names_the_user(db: TestDb) {
         assert_eq!(param(&q, "state"), Some("xyz-state"));
     }
     // An ID token of ours issued to another client is not a hint for this one.
-    let other = server
-        .client(json!({
-            "client_name": "other", "profile": "spa",
-            "redirect_uris": ["https://other.example.com/cb"], "scope": "read",
-        }))
+    let other = Registration::new("other", "spa")
+        .redirect_uris(&["https://other.example.com/cb"])
+        .scope("read")
+        .register(&server)
         .await;
     let other_hint = server
         .state
@@ -179,7 +179,7 @@ async fn id_token_hint_names_the_user(db: TestDb) {
 
 async fn claims_display_and_ui_locales(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     // Accepted: a well-formed claims request, any display, locales we do not have.
@@ -223,7 +223,7 @@ async fn claims_display_and_ui_locales(db: TestDb) {
 
 async fn acr_values_reach_the_id_token_when_served(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let client = setup(&server).await;
+    let client = spa_with_alice(&server).await;
     let b = browser();
     let offline = ("scope", "openid profile read offline_access");
     let tokens = first_sign_in(&server, &b, &client, &[offline]).await;
@@ -254,7 +254,7 @@ async fn acr_values_reach_the_id_token_when_served(db: TestDb) {
         assert_eq!(id["acr"].as_str(), expected, "{requested}");
         // A refreshed ID token keeps it.
         let refresh = tokens["refresh_token"].as_str().expect("refresh_token");
-        let (status, again) = crate::code_flow::token(
+        let (status, again) = crate::flows::token(
             &server,
             &client,
             &[("grant_type", "refresh_token"), ("refresh_token", refresh)],

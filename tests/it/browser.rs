@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+use crate::fixtures::{Registration, alice};
 use crate::harness::{Backend, TestServer};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -395,7 +396,7 @@ async fn chromium_shows_the_signed_out_page_and_logs_out() {
     server.stop().await;
 }
 
-/// The legacy implicit flow (issue 7) in Chromium: sign in, consent, and land on the client's
+/// The legacy implicit flow in Chromium: sign in, consent, and land on the client's
 /// redirect URI with the tokens in the fragment, which the browser keeps to itself (never in
 /// the query, so never sent to any server). The redirect URI is one of this server's own pages,
 /// so the browser has somewhere to land. One store is enough.
@@ -411,24 +412,15 @@ async fn chromium_implicit_flow_lands_with_tokens_in_the_fragment() {
         .await
         .expect("sqlite");
     let server = TestServer::start_with(&db, |c| c.legacy.implicit = true).await;
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": "correct horse battery staple" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
+    let user = alice().create(&server).await;
     let redirect_uri = server.url("/signed-out");
-    let client = server
-        .client(json!({
-            "client_name": "old SPA",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["implicit"],
-            "response_types": ["id_token token"],
-            "redirect_uris": [redirect_uri],
-            "scope": "openid",
-        }))
+    let client = Registration::new("old SPA", "spa")
+        .public()
+        .grant_types(&["implicit"])
+        .set("response_types", json!(["id_token token"]))
+        .redirect_uris(&[&redirect_uri])
+        .scope("openid")
+        .register(&server)
         .await;
     let mut authorize = url::Url::parse(&server.url("/authorize")).expect("url");
     authorize.query_pairs_mut().extend_pairs([

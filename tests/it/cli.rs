@@ -1,61 +1,10 @@
 //! The `portcullis` binary as an operator runs it: `--output json|table` on list, show and
 //! create commands, errors that name the field at fault, and progress on stderr.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both_stores;
-use crate::harness::{EcKey, TestDb};
-
-/// What one run of the binary left behind.
-pub struct Run {
-    pub ok: bool,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}{}", self.stdout, self.stderr))
-    }
-
-    /// Both streams, for assertion messages and for looking for what must not be there.
-    pub fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-/// Runs `portcullis args` in an empty directory with only the `PORTCULLIS_*` variables in
-/// `env` (none inherited), stdin closed and stdout a pipe.
-pub async fn portcullis(env: &[(&str, &str)], args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("PORTCULLIS_")) {
-        command.env_remove(name);
-    }
-    let out = command
-        .args(args)
-        .current_dir(dir.path())
-        .env("PORTCULLIS_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("run portcullis");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// The database and KEK of `db`, as the environment gives them.
-pub fn db_env(db: &TestDb) -> Vec<(&'static str, &str)> {
-    vec![
-        ("PORTCULLIS_DATABASE_URL", db.url.as_str()),
-        ("PORTCULLIS_KEY_ENCRYPTION_KEY", db.kek.as_str()),
-    ]
-}
+use crate::harness::{EcKey, Run, TestDb, db_env, portcullis};
 
 async fn run_ok(db: &TestDb, args: &[&str]) -> Run {
     let run = portcullis(&db_env(db), args).await;

@@ -3,20 +3,19 @@
 //! the admin API and the pages for nobody.
 
 use reqwest::{Method, RequestBuilder};
-use serde_json::json;
 
 use crate::both_stores;
+use crate::fixtures::Registration;
 use crate::harness::{TestDb, TestServer, header};
 
 const APP: &str = "https://app.example.com";
 const CONSOLE: &str = "https://console.example.org";
 
 async fn spa(server: &TestServer) {
-    server
-        .client(json!({
-            "client_name": "browser app", "profile": "spa",
-            "redirect_uris": [format!("{APP}/cb")], "scope": "",
-        }))
+    Registration::new("browser app", "spa")
+        .redirect_uris(&[format!("{APP}/cb")])
+        .scope("")
+        .register(server)
         .await;
 }
 

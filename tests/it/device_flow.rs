@@ -2,138 +2,21 @@
 //! request, polling) as a client makes it, the user's side (the `/device` pages) as a browser
 //! without JavaScript sends it (cookies kept, hidden fields read out of the pages).
 
-use reqwest::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::authorize::{PASSWORD, alice, assert_page_defences, browser, field};
 use crate::both_stores;
 use crate::browser::Browser;
-use crate::code_flow::{ORDERS, assert_error, resources, token};
-use crate::harness::{Client, TestDb, TestServer, assert_no_store, jwt_claims, send, send_full};
-
-pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const TV_SCOPES: &str = "openid profile offline_access read write";
-
-/// A public device client (profile "device": device_code + refresh_token, no secret).
-pub async fn tv_client(server: &TestServer, name: &str) -> Client {
-    server
-        .client(json!({
-            "client_name": name,
-            "profile": "device",
-            "scope": TV_SCOPES,
-            "allowed_resources": [ORDERS],
-        }))
-        .await
-}
-
-/// The device authorization request (RFC 8628 §3.1) as `client` sends it.
-pub async fn start_device(
-    server: &TestServer,
-    client: &Client,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let mut form = form.to_vec();
-    form.push(("client_id", &client.id));
-    send(server.post("/device_authorization").form(&form)).await
-}
-
-/// Starts a device authorization that must succeed; returns its response.
-pub async fn started(server: &TestServer, client: &Client, scope: &str) -> Value {
-    let (status, body) = start_device(server, client, &[("scope", scope)]).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// One poll of the token endpoint (RFC 8628 §3.4).
-pub async fn poll(server: &TestServer, client: &Client, device_code: &str) -> (u16, Value) {
-    token(
-        server,
-        client,
-        &[("grant_type", DEVICE_GRANT), ("device_code", device_code)],
-    )
-    .await
-}
-
-pub fn str_of<'a>(v: &'a Value, name: &str) -> &'a str {
-    v[name].as_str().unwrap_or_else(|| panic!("{name} in {v}"))
-}
-
-/// A user at the verification page: enters `user_code`, signs in as alice, and answers
-/// `decision` (`allow` or `deny`). Returns the last page.
-pub async fn decide(server: &TestServer, user_code: &str, decision: &str) -> (u16, String) {
-    let b = browser();
-    let page = text(b.get(server.url("/device")).send().await.unwrap()).await;
-    let csrf = field(&page, "csrf_token").expect("csrf");
-    let signin = text(
-        post(
-            server,
-            &b,
-            "/device",
-            &[("csrf_token", &csrf), ("user_code", user_code)],
-        )
-        .await,
-    )
-    .await;
-    assert!(
-        signin.contains("action=\"&#x2f;device&#x2f;signin\""),
-        "{signin}"
-    );
-    let shown = field(&signin, "user_code").expect("user_code carried");
-    let approval = text(
-        post(
-            server,
-            &b,
-            "/device/signin",
-            &[
-                ("csrf_token", &csrf),
-                ("user_code", &shown),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await,
-    )
-    .await;
-    assert!(
-        approval.contains("action=\"&#x2f;device&#x2f;approve\""),
-        "{approval}"
-    );
-    let done = post(
-        server,
-        &b,
-        "/device/approve",
-        &[
-            ("csrf_token", &csrf),
-            ("user_code", &shown),
-            ("decision", decision),
-        ],
-    )
-    .await;
-    let status = done.status().as_u16();
-    (status, text(done).await)
-}
-
-async fn post(
-    server: &TestServer,
-    b: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> Response {
-    b.post(server.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("post")
-}
-
-async fn text(response: Response) -> String {
-    response.text().await.expect("page")
-}
+use crate::fixtures::{DEVICE_GRANT, ORDERS, PASSWORD, alice, device_client, resources};
+use crate::flows::{
+    assert_error, assert_page_defences, browser, decide_device, field, poll, post_form,
+    start_device, started, str_of, text, token,
+};
+use crate::harness::{TestDb, TestServer, assert_no_store, jwt_claims, send, send_full};
 
 async fn device_server(db: &TestDb) -> TestServer {
     let server = TestServer::start(db).await;
     resources(&server).await;
-    alice(&server).await;
+    alice().create(&server).await;
     server
 }
 
@@ -153,7 +36,7 @@ async fn authorization_response_and_discovery(db: TestDb) {
         "{meta}"
     );
 
-    let tv = tv_client(&server, "Living-room TV").await;
+    let tv = device_client(&server, "Living-room TV").await;
     let (status, headers, body) = send_full(
         server
             .post("/device_authorization")
@@ -207,8 +90,8 @@ async fn authorization_response_and_discovery(db: TestDb) {
 
 async fn device_authorization_refusals(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "TV").await;
-    let web = crate::code_flow::web_client(&server, "web app", json!({})).await;
+    let tv = device_client(&server, "TV").await;
+    let web = crate::fixtures::confidential_client(&server, "web app", json!({})).await;
 
     let (status, body) = start_device(&server, &tv, &[("scope", "admin")]).await;
     assert_error(status, &body, "invalid_scope", "unregistered scope");
@@ -267,7 +150,7 @@ async fn pending_and_slow_down(db: TestDb) {
     let server = device_server(&db).await;
     server.state.clock.freeze();
     let clock = &server.state.clock;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let flow = started(&server, &tv, "read").await;
     let code = str_of(&flow, "device_code");
 
@@ -322,19 +205,19 @@ async fn pending_and_slow_down(db: TestDb) {
 /// a second poll is `invalid_grant` and revokes what the first got.
 async fn approval_gives_tokens_once(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "Living-room TV").await;
+    let tv = device_client(&server, "Living-room TV").await;
     let flow = started(&server, &tv, "openid profile offline_access").await;
     let code = str_of(&flow, "device_code");
     let (status, body) = poll(&server, &tv, code).await;
     assert_error(status, &body, "authorization_pending", "before approval");
 
-    let (status, page) = decide(&server, str_of(&flow, "user_code"), "allow").await;
+    let (status, page) = decide_device(&server, str_of(&flow, "user_code"), "allow").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Device connected"), "{page}");
 
     // The device waits its interval, then polls.
     server.state.clock.advance(5);
-    let (status, headers, tokens) = send_full(crate::code_flow::token_request(
+    let (status, headers, tokens) = send_full(crate::flows::token_request(
         &server,
         &tv,
         &[("grant_type", DEVICE_GRANT), ("device_code", code)],
@@ -378,9 +261,9 @@ async fn approval_gives_tokens_once(db: TestDb) {
 /// Without `openid`: a plain OAuth grant for the client's API, with a refresh token.
 async fn approval_for_an_api(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let flow = started(&server, &tv, "read write").await;
-    decide(&server, str_of(&flow, "user_code"), "allow").await;
+    decide_device(&server, str_of(&flow, "user_code"), "allow").await;
     let (status, tokens) = poll(&server, &tv, str_of(&flow, "device_code")).await;
     assert_eq!(status, 200, "{tokens}");
     assert!(tokens.get("id_token").is_none(), "{tokens}");
@@ -402,10 +285,10 @@ async fn approval_for_an_api(db: TestDb) {
 
 async fn denial(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let flow = started(&server, &tv, "read").await;
     let code = str_of(&flow, "device_code");
-    let (status, page) = decide(&server, str_of(&flow, "user_code"), "deny").await;
+    let (status, page) = decide_device(&server, str_of(&flow, "user_code"), "deny").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Device not connected"), "{page}");
     for _ in 0..2 {
@@ -417,7 +300,7 @@ async fn denial(db: TestDb) {
     let b = browser();
     let page = text(b.get(server.url("/device")).send().await.unwrap()).await;
     let csrf = field(&page, "csrf_token").unwrap();
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -435,7 +318,7 @@ async fn denial(db: TestDb) {
 async fn expiry(db: TestDb) {
     let server = device_server(&db).await;
     server.state.clock.freeze();
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let flow = started(&server, &tv, "read").await;
     let code = str_of(&flow, "device_code");
     server.state.clock.advance(599);
@@ -453,7 +336,7 @@ async fn expiry(db: TestDb) {
     let b = browser();
     let page = text(b.get(server.url("/device")).send().await.unwrap()).await;
     let csrf = field(&page, "csrf_token").unwrap();
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -468,7 +351,7 @@ async fn expiry(db: TestDb) {
 
     // Approved but redeemed too late: expired_token too.
     let flow = started(&server, &tv, "read").await;
-    decide(&server, str_of(&flow, "user_code"), "allow").await;
+    decide_device(&server, str_of(&flow, "user_code"), "allow").await;
     server.state.clock.advance(600);
     let (status, body) = poll(&server, &tv, str_of(&flow, "device_code")).await;
     assert_error(status, &body, "expired_token", "approved, then expired");
@@ -480,8 +363,8 @@ async fn expiry(db: TestDb) {
 async fn wrong_client(db: TestDb) {
     let server = device_server(&db).await;
     server.state.clock.freeze();
-    let tv = tv_client(&server, "TV").await;
-    let thief = tv_client(&server, "Other device").await;
+    let tv = device_client(&server, "TV").await;
+    let thief = device_client(&server, "Other device").await;
     let flow = started(&server, &tv, "read").await;
     let code = str_of(&flow, "device_code");
     let (status, body) = poll(&server, &tv, code).await;
@@ -498,7 +381,7 @@ async fn wrong_client(db: TestDb) {
         "owner, not slowed by the thief",
     );
 
-    decide(&server, str_of(&flow, "user_code"), "allow").await;
+    decide_device(&server, str_of(&flow, "user_code"), "allow").await;
     server.state.clock.advance(5);
     let (status, body) = poll(&server, &thief, code).await;
     assert_error(
@@ -510,7 +393,7 @@ async fn wrong_client(db: TestDb) {
     let (status, body) = poll(&server, &tv, code).await;
     assert_eq!(status, 200, "the owner still gets the tokens: {body}");
     // A client not registered for the grant is refused before the code is looked at.
-    let web = crate::code_flow::web_client(&server, "web", json!({})).await;
+    let web = crate::fixtures::confidential_client(&server, "web", json!({})).await;
     let (status, body) = server
         .post_as(
             "/token",
@@ -524,7 +407,7 @@ async fn wrong_client(db: TestDb) {
 
 async fn malformed_codes(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let (status, body) = token(&server, &tv, &[("grant_type", DEVICE_GRANT)]).await;
     assert_error(status, &body, "invalid_request", "no device_code");
     let long = "x".repeat(5000);
@@ -569,7 +452,7 @@ async fn malformed_codes(db: TestDb) {
         ("<script>alert(1)</script>", "eight letters"),
         ("BBBB-BBBB", "not valid or has expired"),
     ] {
-        let response = post(
+        let response = post_form(
             &server,
             &b,
             "/device",
@@ -583,7 +466,7 @@ async fn malformed_codes(db: TestDb) {
     }
     // Any case, with or without the dash.
     let typed = str_of(&flow, "user_code").to_lowercase().replace('-', "");
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -597,7 +480,7 @@ async fn malformed_codes(db: TestDb) {
             .contains("action=\"&#x2f;device&#x2f;signin\"")
     );
     // No CSRF token: refused.
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -605,7 +488,7 @@ async fn malformed_codes(db: TestDb) {
     )
     .await;
     assert_eq!(response.status(), 403);
-    let response = post(
+    let response = post_form(
         &server,
         &browser(),
         "/device/approve",
@@ -638,7 +521,7 @@ async fn user_code_guessing_is_throttled(db: TestDb) {
     .await;
     server.state.clock.freeze();
     resources(&server).await;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let flow = started(&server, &tv, "read").await;
     let right = str_of(&flow, "user_code");
 
@@ -670,7 +553,7 @@ async fn user_code_guessing_is_throttled(db: TestDb) {
 async fn try_code(server: &TestServer, b: &reqwest::Client, code: &str) -> (u16, String) {
     let page = text(b.get(server.url("/device")).send().await.unwrap()).await;
     let csrf = field(&page, "csrf_token").unwrap();
-    let response = post(
+    let response = post_form(
         server,
         b,
         "/device",
@@ -689,7 +572,7 @@ async fn two_nodes_share_the_flow(db: TestDb) {
     a.state.clock.freeze();
     b.state.clock.freeze();
     b.state.clock.advance(a.state.now() - b.state.now());
-    let tv = tv_client(&a, "TV").await;
+    let tv = device_client(&a, "TV").await;
     let flow = started(&b, &tv, "openid offline_access").await;
     let code = str_of(&flow, "device_code");
 
@@ -714,7 +597,7 @@ async fn two_nodes_share_the_flow(db: TestDb) {
         "node a at the grown interval",
     );
 
-    decide(&b, str_of(&flow, "user_code"), "allow").await;
+    decide_device(&b, str_of(&flow, "user_code"), "allow").await;
     a.state.clock.advance(10);
     b.state.clock.advance(10);
     let (polled_a, polled_b) = tokio::join!(poll(&a, &tv, code), poll(&b, &tv, code));
@@ -752,7 +635,7 @@ async fn disabled_by_config(db: TestDb) {
     assert_eq!(status, 404);
     let response = server.get("/device").send().await.unwrap();
     assert_eq!(response.status(), 404);
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let (status, body) = poll(&server, &tv, "whatever").await;
     assert_error(status, &body, "unsupported_grant_type", "disabled grant");
     server.stop().await;
@@ -773,7 +656,7 @@ both_stores!(
     disabled_by_config,
 );
 
-/// Done means (issue 5): in headless Chromium, a device starts the flow, the user opens
+/// RFC 8628 §3.3 in headless Chromium, a device starts the flow, the user opens
 /// `verification_uri`, types the code, signs in and approves, and the polling device gets
 /// tokens; then, signed in already, the user arrives by `verification_uri_complete` and denies.
 async fn chromium_approves_and_denies(db: TestDb) {
@@ -781,7 +664,7 @@ async fn chromium_approves_and_denies(db: TestDb) {
         return;
     };
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "Living-room TV").await;
+    let tv = device_client(&server, "Living-room TV").await;
 
     let flow = started(&server, &tv, "openid profile read").await;
     let code = str_of(&flow, "device_code");
@@ -863,7 +746,7 @@ both_stores!(chromium_approves_and_denies);
 /// password without spending the code, and nothing active gets in.
 async fn pages_are_pages(db: TestDb) {
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "<b>TV</b>").await;
+    let tv = device_client(&server, "<b>TV</b>").await;
     let flow = started(&server, &tv, "openid read").await;
     let b = browser();
     let response = b.get(server.url("/device")).send().await.unwrap();
@@ -873,7 +756,7 @@ async fn pages_are_pages(db: TestDb) {
     let csrf = field(&page, "csrf_token").unwrap();
     let shown = str_of(&flow, "user_code");
 
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -886,7 +769,7 @@ async fn pages_are_pages(db: TestDb) {
         page.contains("&lt;b&gt;TV&lt;&#x2f;b&gt;"),
         "the client name is escaped: {page}"
     );
-    let wrong = post(
+    let wrong = post_form(
         &server,
         &b,
         "/device/signin",
@@ -910,7 +793,7 @@ async fn pages_are_pages(db: TestDb) {
         "the code is kept"
     );
 
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device/signin",
@@ -945,7 +828,7 @@ async fn pages_are_pages(db: TestDb) {
     }
     // Signed in now: entering a code leads straight to the approval page.
     let flow2 = started(&server, &tv, "read").await;
-    let response = post(
+    let response = post_form(
         &server,
         &b,
         "/device",
@@ -968,7 +851,7 @@ async fn pages_are_pages(db: TestDb) {
 async fn user_codes_are_unique_among_live_codes(db: TestDb) {
     use portcullis::store::{DeviceCodeRow, DeviceCodeStatus};
     let server = device_server(&db).await;
-    let tv = tv_client(&server, "TV").await;
+    let tv = device_client(&server, "TV").await;
     let store = &server.state.store;
     let now = server.state.now();
     let row = |device: &str| DeviceCodeRow {

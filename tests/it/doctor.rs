@@ -1,11 +1,10 @@
-//! `portcullis doctor` (issue #10) against a running server, and against broken setups: every
+//! `portcullis doctor` against a running server, and against broken setups: every
 //! check is ok, warn or fail with what to do, and a failure makes the exit status non-zero.
 
 use serde_json::Value;
 
 use crate::both_stores;
-use crate::cli::{db_env, portcullis};
-use crate::harness::{ADMIN_TOKEN, TestDb, TestServer};
+use crate::harness::{ADMIN_TOKEN, TestDb, TestServer, db_env, portcullis};
 use portcullis::store::Store;
 
 /// `check name → status` from `doctor --output json`, with the whole report for messages.

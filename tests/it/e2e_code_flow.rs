@@ -19,15 +19,16 @@ use openidconnect::{
     PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, TokenResponse,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 use crate::both_stores;
 use crate::browser::Browser;
+use crate::fixtures::{PASSWORD, Registration, alice_named};
+use crate::flows::param;
 use crate::harness::{Client, TestDb, TestServer};
 
 const USERNAME: &str = "alice";
-const PASSWORD: &str = "correct horse battery staple";
 const SCOPES: &str = "openid profile email offline_access";
 
 /// A client's own web site on 127.0.0.1: the page the browser lands on after the
@@ -264,48 +265,26 @@ impl RelyingParty {
     }
 }
 
-async fn alice(server: &TestServer) -> Value {
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({
-                "username": USERNAME,
-                "password": PASSWORD,
-                "name": "Alice Liddell",
-                "given_name": "Alice",
-                "family_name": "Liddell",
-                "email": "alice@example.com",
-                "email_verified": true,
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-    user
-}
-
 /// A confidential server-side web app (client_secret_basic; PKCE too, as new clients require).
 async fn web_app(server: &TestServer, site: &AppSite) -> Client {
-    server
-        .client(json!({
-            "client_name": "Photo prints",
-            "profile": "web",
-            "redirect_uris": [site.url("/cb")],
-            "post_logout_redirect_uris": [site.url("/signed-out")],
-            "scope": SCOPES,
-        }))
+    Registration::new("Photo prints", "web")
+        .redirect_uris(&[site.url("/cb")])
+        .set(
+            "post_logout_redirect_uris",
+            json!([site.url("/signed-out")]),
+        )
+        .set("scope", json!(SCOPES))
+        .register(server)
         .await
 }
 
 /// A public single-page app (no secret, PKCE S256).
 async fn spa(server: &TestServer, site: &AppSite) -> Client {
-    server
-        .client(json!({
-            "client_name": "Photo album",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "redirect_uris": [site.url("/spa/cb")],
-            "scope": SCOPES,
-        }))
+    Registration::new("Photo album", "spa")
+        .public()
+        .redirect_uris(&[site.url("/spa/cb")])
+        .set("scope", json!(SCOPES))
+        .register(server)
         .await
 }
 
@@ -350,13 +329,6 @@ async fn landed(browser: &Browser, site: &AppSite, path: &str) -> Vec<(String, S
     url.query_pairs().into_owned().collect()
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 /// RFC 6749 §4.1.2 and RFC 9207 §2: a code, the RP's `state`, and our issuer.
 fn code_from(query: &[(String, String)], auth: &Authorization, issuer: &str) -> String {
     assert_eq!(param(query, "state"), Some(auth.state.secret().as_str()));
@@ -372,7 +344,15 @@ async fn browser_signs_in_and_a_relying_party_library_verifies_the_tokens(db: Te
     };
     let server = TestServer::start(&db).await;
     let site = AppSite::start().await;
-    let user = alice(&server).await;
+    let user = alice_named()
+        .with(json!({
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "email": "alice@example.com",
+            "email_verified": true,
+        }))
+        .create(&server)
+        .await;
     let sub = user["id"].as_str().expect("user id");
     let web = web_app(&server, &site).await;
     let spa_client = spa(&server, &site).await;
@@ -515,7 +495,15 @@ async fn denied_consent_redirects_with_access_denied_and_allowed_consent_is_reme
     };
     let server = TestServer::start(&db).await;
     let site = AppSite::start().await;
-    alice(&server).await;
+    alice_named()
+        .with(json!({
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "email": "alice@example.com",
+            "email_verified": true,
+        }))
+        .create(&server)
+        .await;
     let spa_client = spa(&server, &site).await;
     let rp = RelyingParty::discover(&server, &spa_client, &site.url("/spa/cb")).await;
 

@@ -16,9 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::authorize::{browser, field};
 use crate::both_stores;
 use crate::browser::Browser;
+use crate::flows::{browser, decide_device_as, submit_consent, submit_sign_in_as};
 use crate::harness::{ADMIN_TOKEN, Backend, TestDb, TestServer};
 
 /// Every example, by the name `cargo run --example` takes. A file in `examples/` missing here
@@ -199,89 +199,15 @@ async fn sign_in_and_allow(server: &TestServer, url: &str, username: &str, passw
         let status = response.status();
         let page = response.text().await.expect("page");
         assert_eq!(status, 200, "{page}");
-        let csrf = field(&page, "csrf_token").expect("csrf_token");
-        let request = field(&page, "request_id").expect("request_id");
-        let (path, form) = if page.contains("name=\"password\"") {
-            (
-                "/authorize/signin",
-                vec![
-                    ("csrf_token", csrf),
-                    ("request_id", request),
-                    ("username", username.to_string()),
-                    ("password", password.to_string()),
-                ],
-            )
+        response = if page.contains("name=\"password\"") {
+            submit_sign_in_as(server, &b, &page, username, password).await
         } else if page.contains("name=\"decision\"") {
-            (
-                "/authorize/consent",
-                vec![
-                    ("csrf_token", csrf),
-                    ("request_id", request),
-                    ("decision", "allow".to_string()),
-                ],
-            )
+            submit_consent(server, &b, &page, "allow").await
         } else {
             panic!("neither a sign-in nor a consent page: {page}");
         };
-        response = b
-            .post(server.url(path))
-            .form(&form)
-            .send()
-            .await
-            .expect("submit");
     }
     panic!("the browser never got back to the example");
-}
-
-/// The person with the device's user code: enters it at `/device`, signs in, allows.
-async fn approve_device(server: &TestServer, user_code: &str, username: &str, password: &str) {
-    let b = browser();
-    let post = |path: &str, form: Vec<(&str, String)>| {
-        let request = b.post(server.url(path)).form(&form);
-        async move {
-            let response = request.send().await.expect("submit");
-            assert_eq!(response.status(), 200);
-            response.text().await.expect("page")
-        }
-    };
-    let page = b
-        .get(server.url("/device"))
-        .send()
-        .await
-        .expect("device page")
-        .text()
-        .await
-        .expect("page");
-    let csrf = field(&page, "csrf_token").expect("csrf_token");
-    let sign_in = post(
-        "/device",
-        vec![
-            ("csrf_token", csrf.clone()),
-            ("user_code", user_code.into()),
-        ],
-    )
-    .await;
-    let shown = field(&sign_in, "user_code").expect("the code carried to sign-in");
-    let approval = post(
-        "/device/signin",
-        vec![
-            ("csrf_token", csrf.clone()),
-            ("user_code", shown.clone()),
-            ("username", username.into()),
-            ("password", password.into()),
-        ],
-    )
-    .await;
-    assert!(approval.contains("value=\"allow\""), "{approval}");
-    post(
-        "/device/approve",
-        vec![
-            ("csrf_token", csrf),
-            ("user_code", shown),
-            ("decision", "allow".into()),
-        ],
-    )
-    .await;
 }
 
 async fn sqlite_server(test: &str) -> (TestDb, TestServer) {
@@ -392,7 +318,8 @@ async fn cli_device_flow() {
         .await;
     let user_code = line.rsplit(' ').next().expect("the code").to_string();
     let (username, password) = example.credentials().await;
-    approve_device(&server, &user_code, &username, &password).await;
+    let (status, _) = decide_device_as(&server, &user_code, &username, &password, "allow").await;
+    assert_eq!(status, 200);
     let out = example.succeeded().await;
     assert!(out.contains("The CLI is signed in as alice-"), "{out}");
     server.stop().await;

@@ -1,4 +1,4 @@
-//! Faults a deployment meets (issue 9): the database going away under load, and a node killed
+//! Faults a deployment meets: the database going away under load, and a node killed
 //! with SIGKILL in the middle of its work. The server runs as a real process (node.rs); the
 //! database is cut through a TCP proxy (db_proxy.rs), never stopped, since other tests use it.
 //!
@@ -16,15 +16,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::authorize::field;
-use crate::code_flow::{Pkce, pkce};
 use crate::db_proxy::{DbProxy, Mode};
+use crate::fixtures::PASSWORD;
+use crate::flows::{Pkce, field, pkce, refresh, str_of, submit_consent, submit_sign_in};
 use crate::harness::{Backend, Client, POSTGRES_ENV, TestDb, jwks_kids, send};
-use crate::multi_node::{
-    Browser, ISSUER, LEDGER, World, authorize_url, code_of, consent, redeem, refresh, sign_in,
-    str_of, world,
+use crate::node::{
+    Browser, ISSUER, LEDGER, Node, World, authorize_url, code_of, node_env, redeem, set, world,
 };
-use crate::node::{Node, node_env, set};
 
 /// `database.acquire_timeout` in the outage test, seconds.
 const ACQUIRE_TIMEOUT: u64 = 1;
@@ -66,7 +64,7 @@ impl Load {
                     let ok = answer.status == 200;
                     answers.push(answer);
                     if let Some(token) = body["access_token"].as_str().filter(|_| ok) {
-                        let request = crate::node::client_form(
+                        let request = crate::harness::client_form(
                             node.post("/introspect"),
                             &client,
                             &[("token", token)],
@@ -202,7 +200,7 @@ async fn database_outage_fails_fast_and_heals() {
         // Pages show the error page with 503, fast.
         for response in [
             timed_page(browser.get(&authorize_url(&node, &w, &pkce(), "openid", &[]))).await,
-            timed_page(sign_in(&browser, &node, &signin_html)).await,
+            timed_page(submit_sign_in(&node, &browser.http, &signin_html, PASSWORD)).await,
         ] {
             let (status, html) = response;
             assert_eq!(status, 503, "{mode:?}: {html}");
@@ -215,7 +213,7 @@ async fn database_outage_fails_fast_and_heals() {
         // Healed without a restart: ready again, and the sign-in form from before the outage
         // still works.
         node.wait_ready(Duration::from_secs(5)).await;
-        let consent_page = sign_in(&browser, &node, &signin_html).await;
+        let consent_page = submit_sign_in(&node, &browser.http, &signin_html, PASSWORD).await;
         assert_eq!(
             consent_page.status(),
             200,
@@ -373,7 +371,7 @@ async fn kill_9_keeps_everything_issued(db: TestDb) {
     }
     // Refresh tokens: the latest of each family rotates.
     for token in issued.families.values() {
-        let (status, body) = refresh(&node, &w, token).await;
+        let (status, body) = refresh(&node, &w.web, token, &[]).await;
         assert_eq!(status, 200, "{body}");
     }
     // Sessions and the consent: each browser gets a code without signing in or consenting.
@@ -421,9 +419,16 @@ async fn first_consent(node: &Node, w: &World) {
     let page = browser
         .get(&authorize_url(node, w, &p, "openid offline_access", &[]))
         .await;
-    let consent_page = sign_in(&browser, node, &page.text().await.unwrap()).await;
+    let consent_page =
+        submit_sign_in(node, &browser.http, &page.text().await.unwrap(), PASSWORD).await;
     assert_eq!(consent_page.status(), 200);
-    let done = consent(&browser, node, &consent_page.text().await.unwrap()).await;
+    let done = submit_consent(
+        node,
+        &browser.http,
+        &consent_page.text().await.unwrap(),
+        "allow",
+    )
+    .await;
     code_of(&done);
 }
 
@@ -451,7 +456,7 @@ async fn issue_access_tokens(node: NodeView, w: Arc<World>, issued: Shared) {
         let resource = if i % 2 == 0 {
             LEDGER
         } else {
-            crate::multi_node::API_A
+            crate::node::API_A
         };
         let request = http
             .post(node.url("/token"))
@@ -490,7 +495,7 @@ async fn sign_in_and_take_codes(node: NodeView, w: Arc<World>, issued: Shared) {
             ("csrf_token", csrf.as_str()),
             ("request_id", id.as_str()),
             ("username", "alice"),
-            ("password", crate::authorize::PASSWORD),
+            ("password", PASSWORD),
         ];
         let Ok(done) = browser
             .http
@@ -513,7 +518,7 @@ async fn sign_in_and_take_codes(node: NodeView, w: Arc<World>, issued: Shared) {
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
-                ("redirect_uri", crate::multi_node::WEB_CB),
+                ("redirect_uri", crate::node::WEB_CB),
                 ("code_verifier", p.verifier.as_str()),
             ]);
         let Some((status, body)) = call(request).await else {
@@ -533,7 +538,7 @@ fn authorize_url_at(node: &NodeView, w: &World, p: &Pkce) -> String {
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &w.web.id)
-        .append_pair("redirect_uri", crate::multi_node::WEB_CB)
+        .append_pair("redirect_uri", crate::node::WEB_CB)
         .append_pair("scope", "openid offline_access")
         .append_pair("state", "s-1")
         .append_pair("code_challenge", &p.challenge)

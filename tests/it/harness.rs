@@ -238,6 +238,15 @@ impl TestServer {
         send(self.admin(reqwest::Method::GET, path)).await
     }
 
+    /// PUTs JSON to the admin API and returns status and body.
+    pub async fn admin_put(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.admin(reqwest::Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        send(self.admin(reqwest::Method::DELETE, path)).await
+    }
+
     /// Registers a resource server and returns its JSON.
     pub async fn resource(&self, identifier: &str, scopes: &[&str], extra: Value) -> Value {
         let mut body = json!({ "identifier": identifier, "scopes": scopes });
@@ -297,7 +306,8 @@ pub async fn json_of(response: Response) -> (u16, Value) {
     (status, body)
 }
 
-fn merge(into: &mut Value, extra: Value) {
+/// Adds (or replaces) the fields of `extra` in `into`.
+pub fn merge(into: &mut Value, extra: Value) {
     if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
         into.extend(extra);
     }
@@ -499,4 +509,104 @@ pub fn unused_port() -> std::net::SocketAddr {
         }
     }
     panic!("no unused port between 20000 and 31999");
+}
+
+/// Basic authentication for a confidential client, `client_id` in the form for a public one.
+pub fn client_form(
+    request: RequestBuilder,
+    client: &Client,
+    form: &[(&str, &str)],
+) -> RequestBuilder {
+    match &client.secret {
+        Some(secret) => request.basic_auth(&client.id, Some(secret)).form(form),
+        None => {
+            let mut form = form.to_vec();
+            form.push(("client_id", &client.id));
+            request.form(&form)
+        }
+    }
+}
+
+/// What one run of the binary left behind.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}{}", self.stdout, self.stderr))
+    }
+
+    /// Both streams, for assertion messages and for looking for what must not be there.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `portcullis args` in an empty directory with only the `PORTCULLIS_*` variables in
+/// `env` (none inherited), stdin closed and stdout a pipe.
+pub async fn portcullis(env: &[(&str, &str)], args: &[&str]) -> Run {
+    portcullis_with_input(env, args, None).await
+}
+
+/// `portcullis`, with `stdin` written to the binary's standard input when given.
+pub async fn portcullis_with_input(
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("PORTCULLIS_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env("PORTCULLIS_LOG", "warn")
+        .envs(env.iter().copied());
+    let out = match stdin {
+        None => command
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("run portcullis"),
+        Some(text) => {
+            let mut child = command
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run portcullis");
+            let mut input = child.stdin.take().expect("stdin");
+            input.write_all(text.as_bytes()).await.expect("write stdin");
+            drop(input);
+            child.wait_with_output().await.expect("portcullis exits")
+        }
+    };
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The database and KEK of `db`, as the environment gives them.
+pub fn db_env(db: &TestDb) -> Vec<(&'static str, &str)> {
+    vec![
+        ("PORTCULLIS_DATABASE_URL", db.url.as_str()),
+        ("PORTCULLIS_KEY_ENCRYPTION_KEY", db.kek.as_str()),
+    ]
+}
+
+/// An admin command over `db` with `stdin`: success, stdout as JSON (`Null` when it is not)
+/// and both streams.
+pub async fn admin_cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, Value, String) {
+    let run = portcullis_with_input(&db_env(db), args, Some(stdin)).await;
+    let json = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+    (run.ok, json, run.all())
 }

@@ -1,4 +1,4 @@
-//! Hostile input over HTTP (issue 9): megabyte bodies on every POST endpoint, XML bombs and
+//! Hostile input over HTTP: megabyte bodies on every POST endpoint, XML bombs and
 //! deep nesting as SAML assertions, JWK Sets with duplicate `kid`s, unicode and control
 //! characters in client ids, CRLF in parameters, and open-redirect tricks against a registered
 //! redirect URI. `alg: none` and HS256 keyed with the public key are in jwt_bearer.rs and
@@ -10,25 +10,21 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::client_auth::JwksHost;
+use crate::fixtures::{CLIENT_ASSERTION_TYPE, Registration, SAML_BEARER};
 use crate::harness::{Client, EcKey, TestDb, TestServer, header, send, send_full};
+use crate::parties::JwksHost;
 
 const API: &str = "https://api.example.com";
 const GOOD: &str = "https://good.example/cb";
 const FORM: &str = "application/x-www-form-urlencoded";
-const SAML_GRANT: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A web client whose one registered redirect URI is `GOOD`.
 async fn web_client(server: &TestServer) -> Client {
-    server
-        .client(json!({
-            "client_name": "good app",
-            "profile": "web",
-            "redirect_uris": [GOOD],
-            "scope": "openid read",
-            "allowed_resources": [API],
-        }))
+    Registration::new("good app", "web")
+        .redirect_uris(&[GOOD])
+        .scope("openid read")
+        .allowed_resources(&[API])
+        .register(server)
         .await
 }
 
@@ -221,14 +217,11 @@ impl RawRequest<'_> {
 /// before a signature is looked at).
 async fn saml_client(server: &TestServer) -> Client {
     server.resource(API, &["read"], json!({})).await;
-    let client = server
-        .client(json!({
-            "client_name": "saml job",
-            "profile": "service",
-            "grant_types": [SAML_GRANT],
-            "scope": "read",
-            "allowed_resources": [API],
-        }))
+    let client = Registration::new("saml job", "service")
+        .grant_types(&[SAML_BEARER])
+        .scope("read")
+        .allowed_resources(&[API])
+        .register(server)
         .await;
     let cert = std::fs::read_to_string(format!(
         "{}/tests/fixtures/saml/idp_cert.pem",
@@ -305,7 +298,7 @@ async fn xml_bombs_and_deep_nesting_are_refused_as_invalid_grant(db: TestDb) {
                 "/token",
                 &client,
                 &[
-                    ("grant_type", SAML_GRANT),
+                    ("grant_type", SAML_BEARER),
                     ("assertion", &URL_SAFE_NO_PAD.encode(xml)),
                 ],
             )
@@ -321,7 +314,7 @@ async fn xml_bombs_and_deep_nesting_are_refused_as_invalid_grant(db: TestDb) {
             .post("/token")
             .basic_auth(&client.id, client.secret.as_deref())
             .form(&[
-                ("grant_type", SAML_GRANT),
+                ("grant_type", SAML_BEARER),
                 ("assertion", &"A".repeat(60_000)),
             ]),
     )
@@ -360,7 +353,7 @@ async fn jwks_with_duplicate_kids_are_refused(db: TestDb) {
     let authenticate = |assertion: String| {
         send(server.post("/token").form(&[
             ("grant_type", "client_credentials".to_string()),
-            ("client_assertion_type", ASSERTION_TYPE.to_string()),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_string()),
             ("client_assertion", assertion),
         ]))
     };

@@ -1,20 +1,17 @@
-//! Housekeeping (issue 9, `src/tasks.rs`): one pass deletes exactly the rows that expired, in
+//! Housekeeping (`src/tasks.rs`): one pass deletes exactly the rows that expired, in
 //! batches, keeps used codes and refresh rows while tokens of their grant may live (so
 //! `revoke_user` still finds those grants), and the `portcullis purge` CLI reports its counts.
 
-use portcullis::admin::{Actor, users};
 use portcullis::secret::sha256_hex;
 use portcullis::store::{
-    AuthorizationRequestRow, Backoff, CodeRow, Consumed, DeviceCodeRow, DeviceCodeStatus,
-    IssuedRows, OpaqueTokenRow, RefreshTokenRow, Rotation, SessionClientRow, SessionRow, Store,
-    grant_key, jti_key,
+    AuthorizationRequestRow, Backoff, Consumed, DeviceCodeRow, DeviceCodeStatus, IssuedRows,
+    OpaqueTokenRow, Rotation, SessionClientRow, SessionRow, Store, grant_key, jti_key,
 };
 use portcullis::tasks::{PurgeCounts, TABLES, purge_once};
-use portcullis::users::UserRequest;
-use serde_json::json;
 
 use crate::both_stores;
-use crate::harness::{TestDb, TestServer, count};
+use crate::fixtures::{Registration, code_row, refresh_row, stored_user};
+use crate::harness::{TestDb, TestServer, admin_cli, count};
 
 /// How far the tests move the clock between writing rows and purging.
 const LATER: i64 = 1_000;
@@ -38,68 +35,6 @@ async fn server(db: &TestDb, batch_size: u64) -> TestServer {
     .await;
     server.state.clock.freeze();
     server
-}
-
-pub async fn user(server: &TestServer, name: &str) -> String {
-    let req = UserRequest {
-        username: Some(name.into()),
-        password: None,
-        disabled: None,
-        claims: None,
-    };
-    users::create(
-        &server.state.store,
-        &server.state.passwords,
-        &Actor::cli(),
-        req,
-        server.state.now(),
-    )
-    .await
-    .expect("user")
-    .id
-}
-
-pub fn code(name: &str, client_id: &str, user_id: &str, now: i64, expires_at: i64) -> CodeRow {
-    CodeRow {
-        code_hash: sha256_hex(name),
-        grant_id: format!("grant-{name}"),
-        client_id: client_id.into(),
-        user_id: user_id.into(),
-        redirect_uri: "https://app.example.com/cb".into(),
-        scope: "openid".into(),
-        audience: "[]".into(),
-        nonce: None,
-        code_challenge: None,
-        code_challenge_method: None,
-        auth_time: now,
-        sid: None,
-        acr: None,
-        issued_at: now,
-        expires_at,
-        consumed_at: None,
-    }
-}
-
-pub fn refresh(
-    name: &str,
-    client_id: &str,
-    user_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> RefreshTokenRow {
-    RefreshTokenRow {
-        token_hash: sha256_hex(name),
-        grant_id: format!("grant-{name}"),
-        client_id: client_id.into(),
-        subject: user_id.into(),
-        scope: "openid".into(),
-        audience: "[]".into(),
-        claims: "{}".into(),
-        issued_at: now,
-        expires_at,
-        family_expires_at: expires_at,
-        consumed_at: None,
-    }
 }
 
 fn opaque(name: &str, client_id: &str, now: i64, expires_at: i64) -> OpaqueTokenRow {
@@ -150,16 +85,13 @@ async fn purges_exactly_what_expired(db: TestDb) {
     // expired so recently that one may.
     let long_ago = then - longest - 1;
     let recently = then - longest + 100;
-    let client = server
-        .client(json!({
-            "client_name": "app",
-            "profile": "web",
-            "redirect_uris": ["https://app.example.com/cb"],
-        }))
+    let client = Registration::new("app", "web")
+        .redirect_uris(&["https://app.example.com/cb"])
+        .register(&server)
         .await
         .id;
-    let alice = user(&server, "alice").await;
-    let bob = user(&server, "bob").await;
+    let alice = stored_user(&server, "alice").await;
+    let bob = stored_user(&server, "bob").await;
 
     // authorization_requests
     for (name, expires_at) in [("req-old", t0 + 10), ("req-live", then + 60)] {
@@ -183,7 +115,7 @@ async fn purges_exactly_what_expired(db: TestDb) {
         ("code-live", &alice, then + 60, false),
     ] {
         store
-            .insert_code(&code(name, &client, who, t0, expires_at))
+            .insert_code(&code_row(name, &client, who, t0, expires_at))
             .await
             .unwrap();
         if used {
@@ -233,7 +165,7 @@ async fn purges_exactly_what_expired(db: TestDb) {
         ("rt-live", &alice, then + 1_000, false),
     ] {
         store
-            .insert_refresh_token(&refresh(name, &client, who, t0, expires_at))
+            .insert_refresh_token(&refresh_row(name, &client, who, t0, expires_at))
             .await
             .unwrap();
         if used {
@@ -481,15 +413,16 @@ async fn purges_in_batches_until_one_is_short(db: TestDb) {
     let state = &server.state;
     let store = &state.store;
     let t0 = state.now();
-    let client = server
-        .client(json!({"client_name": "svc", "profile": "service", "scope": "read"}))
+    let client = Registration::new("svc", "service")
+        .scope("read")
+        .register(&server)
         .await
         .id;
     // 10 expired rows: batches of 3, 3, 3 and a short 1; plus a batch size's exact multiple
     // (6) in another table, which ends on an empty batch.
     for i in 0..10 {
         store
-            .insert_refresh_token(&refresh(&format!("rt-{i}"), &client, "s", t0, t0 + 1))
+            .insert_refresh_token(&refresh_row(&format!("rt-{i}"), &client, "s", t0, t0 + 1))
             .await
             .unwrap();
     }
@@ -501,7 +434,7 @@ async fn purges_in_batches_until_one_is_short(db: TestDb) {
     }
     for i in 0..2 {
         store
-            .insert_refresh_token(&refresh(
+            .insert_refresh_token(&refresh_row(
                 &format!("rt-live-{i}"),
                 &client,
                 "s",
@@ -534,13 +467,14 @@ async fn the_purge_cli_prints_its_counts(db: TestDb) {
     let store = &server.state.store;
     // The CLI reads the real clock: these rows expired a day ago.
     let day_ago = server.state.now() - 86_400;
-    let client = server
-        .client(json!({"client_name": "svc", "profile": "service", "scope": "read"}))
+    let client = Registration::new("svc", "service")
+        .scope("read")
+        .register(&server)
         .await
         .id;
     for i in 0..3 {
         store
-            .insert_refresh_token(&refresh(
+            .insert_refresh_token(&refresh_row(
                 &format!("rt-{i}"),
                 &client,
                 "s",
@@ -556,7 +490,7 @@ async fn the_purge_cli_prints_its_counts(db: TestDb) {
         .unwrap();
     server.stop().await;
 
-    let (ok, counts, output) = crate::admin_users::cli(&db, &["purge"], "").await;
+    let (ok, counts, output) = admin_cli(&db, &["purge"], "").await;
     assert!(ok, "{output}");
     assert_eq!(counts["refresh_tokens"], 3, "{output}");
     assert_eq!(counts["access_tokens"], 1, "{output}");
@@ -569,7 +503,7 @@ async fn the_purge_cli_prints_its_counts(db: TestDb) {
         "{output}"
     );
     // Run again: nothing left.
-    let (ok, counts, output) = crate::admin_users::cli(&db, &["purge"], "").await;
+    let (ok, counts, output) = admin_cli(&db, &["purge"], "").await;
     assert!(ok, "{output}");
     assert_eq!(counts["refresh_tokens"], 0, "{output}");
 }

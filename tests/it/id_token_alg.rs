@@ -6,13 +6,14 @@
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::authorize::{alice, browser};
-use crate::backchannel_logout::{Receiver, alice_id, browser_sign_in, validate_logout_token};
 use crate::both_stores;
-use crate::code_flow::{
-    NONCE, redirect_uri, resources, sign_in, token, validate_id_token, web_client,
+use crate::fixtures::{NONCE, alice, alice_id, confidential_client, resources};
+use crate::flows::{
+    browser, code_flow_in_browser, code_flow_tokens, redirect_uri, refreshed, str_of,
+    validate_id_token, validate_logout_token,
 };
 use crate::harness::{Client, TestDb, TestServer, jwt_claims, jwt_header, send};
+use crate::parties::Receiver;
 
 const AFTER_LOGOUT: &str = "https://web.example.com/signed-out";
 
@@ -22,23 +23,7 @@ async fn app(server: &TestServer, name: &str, alg: Option<&str>) -> Client {
     if let Some(alg) = alg {
         extra["id_token_signed_response_alg"] = json!(alg);
     }
-    web_client(server, name, extra).await
-}
-
-fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field}: {body}"))
-}
-
-async fn refresh(server: &TestServer, client: &Client, tokens: &Value) -> Value {
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", str_of(tokens, "refresh_token")),
-    ];
-    let (status, body) = token(server, client, &form).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    confidential_client(server, name, extra).await
 }
 
 /// RP-Initiated Logout with `hint`: true when the server trusted the hint enough to send the
@@ -74,9 +59,9 @@ async fn id_tokens_follow_the_client_registration(db: TestDb) {
         (&ed, Algorithm::EdDSA),
         (&plain, Algorithm::RS256),
     ] {
-        let first = sign_in(&server, client, "openid offline_access", &[]).await;
+        let first = code_flow_tokens(&server, client, "openid offline_access", &[]).await;
         validate_id_token(&server, client, &first, Some(NONCE), alg).await;
-        let refreshed = refresh(&server, client, &first).await;
+        let refreshed = refreshed(&server, client, &first).await;
         validate_id_token(&server, client, &refreshed, None, alg).await;
         // Access tokens keep tokens.access_token_alg: the choice is about ID tokens only.
         assert_eq!(
@@ -120,7 +105,7 @@ async fn id_tokens_follow_the_client_registration(db: TestDb) {
     .await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["id_token_signed_response_alg"], "RS256");
-    let now_rs = sign_in(&server, &es, "openid", &[]).await;
+    let now_rs = code_flow_tokens(&server, &es, "openid", &[]).await;
     validate_id_token(&server, &es, &now_rs, Some(NONCE), Algorithm::RS256).await;
     assert!(hint_is_accepted(&server, &hints[0]).await);
     server.stop().await;
@@ -178,7 +163,7 @@ async fn logout_tokens_follow_the_client_registration(db: TestDb) {
     let server = TestServer::start(&db).await;
     let rp = Receiver::start().await;
     resources(&server).await;
-    alice(&server).await;
+    alice().create(&server).await;
     let logout_app = |name: &'static str, alg: Option<&'static str>| {
         let mut extra = json!({
             "first_party": true,
@@ -187,16 +172,16 @@ async fn logout_tokens_follow_the_client_registration(db: TestDb) {
         if let Some(alg) = alg {
             extra["id_token_signed_response_alg"] = json!(alg);
         }
-        web_client(&server, name, extra)
+        confidential_client(&server, name, extra)
     };
     let es = logout_app("es", Some("ES256")).await;
     let rs = logout_app("rs", None).await;
     let sub = alice_id(&server).await;
 
     let b = browser();
-    let es_tokens = browser_sign_in(&server, &b, &es).await;
+    let es_tokens = code_flow_in_browser(&server, &b, &es).await;
     assert_eq!(jwt_header(str_of(&es_tokens, "id_token"))["alg"], "ES256");
-    browser_sign_in(&server, &b, &rs).await;
+    code_flow_in_browser(&server, &b, &rs).await;
     let sid = jwt_claims(str_of(&es_tokens, "id_token"))["sid"]
         .as_str()
         .expect("sid")

@@ -7,12 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::{ORDERS, REPORTS, Registration, reports_api};
 use crate::harness::{
     Client, EcKey, TestDb, TestServer, assert_no_store, jwt_claims, jwt_header, send_full,
 };
-
-const ORDERS: &str = "https://orders.example.com";
-const REPORTS: &str = "https://reports.example.com";
 
 /// The cast: an API client acting as the orders resource, a service calling it, and a
 /// bystander with its own credentials.
@@ -23,34 +21,22 @@ struct Cast {
 }
 
 async fn cast(server: &TestServer) -> Cast {
-    let api = server
-        .client(json!({ "client_name": "orders API", "profile": "api" }))
+    let api = Registration::new("orders API", "api")
+        .register(server)
         .await;
     server
         .resource(ORDERS, &["read", "write"], json!({ "client_id": api.id }))
         .await;
-    server
-        .resource(
-            REPORTS,
-            &["report"],
-            json!({ "access_token_format": "opaque" }),
-        )
+    reports_api(server).await;
+    let service = Registration::new("reporting job", "service")
+        .scope("read report")
+        .allowed_resources(&[ORDERS, REPORTS])
+        .register(server)
         .await;
-    let service = server
-        .client(json!({
-            "client_name": "reporting job",
-            "profile": "service",
-            "scope": "read report",
-            "allowed_resources": [ORDERS, REPORTS],
-        }))
-        .await;
-    let bystander = server
-        .client(json!({
-            "client_name": "another job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let bystander = Registration::new("another job", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(server)
         .await;
     Cast {
         api,
@@ -87,12 +73,9 @@ async fn callers_must_authenticate(db: TestDb) {
     let token = server
         .access_token(&cast.service, &[("resource", ORDERS)])
         .await;
-    let spa = server
-        .client(json!({
-            "client_name": "browser app",
-            "profile": "spa",
-            "redirect_uris": ["https://app.example.com/cb"],
-        }))
+    let spa = Registration::new("browser app", "spa")
+        .redirect_uris(&["https://app.example.com/cb"])
+        .register(&server)
         .await;
     let cases = [
         (

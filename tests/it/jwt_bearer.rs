@@ -8,88 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::admin_users::cli;
 use crate::both_stores;
-use crate::harness::{Client, EcKey, TestDb, TestServer, jwt_claims, send};
-
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const IDP: &str = "https://idp.example.test";
-const API: &str = "https://orders.example.com";
-
-/// A server with an API (`read write admin`), a user alice, a client allowed `read write`
-/// and the JWT bearer grant, and an IdP trusted for that client for `read` only.
-pub struct Setup {
-    pub server: TestServer,
-    pub key: EcKey,
-    pub client: Client,
-    pub alice: Value,
-    pub issuer: Value,
-}
-
-pub async fn setup(db: &TestDb, subject: &str) -> Setup {
-    let server = TestServer::start(db).await;
-    // Time checks sit on one-second boundaries.
-    server.state.clock.freeze();
-    server
-        .resource(API, &["read", "write", "admin"], json!({}))
-        .await;
-    let client = server.client(service_client("orders job")).await;
-    let (status, alice) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "email": "Alice@Example.test" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{alice}");
-    let key = EcKey::generate("idp-key-1");
-    let (status, issuer) = server
-        .admin_post("/issuers", jwt_issuer(&key, &[&client.id], subject))
-        .await;
-    assert_eq!(status, 201, "{issuer}");
-    Setup {
-        server,
-        key,
-        client,
-        alice,
-        issuer,
-    }
-}
-
-fn service_client(name: &str) -> Value {
-    json!({
-        "client_name": name,
-        "profile": "service",
-        "grant_types": [GRANT],
-        "scope": "read write",
-        "allowed_resources": [API],
-    })
-}
-
-fn jwt_issuer(key: &EcKey, clients: &[&str], subject: &str) -> Value {
-    json!({
-        "kind": "jwt",
-        "name": "Example IdP",
-        "issuer": IDP,
-        "jwks": { "keys": [key.jwk()] },
-        "algorithms": ["ES256"],
-        "allowed_clients": clients,
-        "scopes": ["read"],
-        "subject": subject,
-    })
-}
-
-/// RFC 7523 §3 claims about `sub` for this server's token endpoint, living 60 s.
-pub fn claims(server: &TestServer, sub: &str) -> Value {
-    let now = server.state.now();
-    json!({
-        "iss": IDP,
-        "sub": sub,
-        "aud": server.state.endpoint("/token"),
-        "iat": now,
-        "exp": now + 60,
-        "jti": uuid::Uuid::new_v4().to_string(),
-    })
-}
+use crate::fixtures::{
+    JWT_BEARER, JWT_IDP, JwtBearerSetup, ORDERS, Registration, jwt_bearer_claims,
+    jwt_bearer_client, jwt_bearer_setup, jwt_issuer,
+};
+use crate::harness::{Client, EcKey, TestDb, TestServer, admin_cli, jwt_claims, send};
 
 pub async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
     exchange_with(server, client, &[("assertion", assertion)]).await
@@ -100,7 +24,7 @@ async fn exchange_with(
     client: &Client,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut fields = vec![("grant_type", GRANT)];
+    let mut fields = vec![("grant_type", JWT_BEARER)];
     fields.extend_from_slice(form);
     server.post_as("/token", client, &fields).await
 }
@@ -133,29 +57,34 @@ fn hs256_with_public_key(key: &EcKey, claims: &Value) -> String {
 }
 
 async fn jwt_bearer_issues_a_token_for_the_mapped_user(db: TestDb) {
-    let Setup {
+    let JwtBearerSetup {
         server,
         key,
         client,
         alice,
         issuer,
-    } = setup(&db, "username").await;
+    } = jwt_bearer_setup(&db, "username").await;
     let alice_id = alice["id"].as_str().unwrap();
 
     // Subject by username; no scope asked → what client, issuer and API all allow.
-    let (status, body) = exchange(&server, &client, &key.sign(&claims(&server, "alice"))).await;
+    let (status, body) = exchange(
+        &server,
+        &client,
+        &key.sign(&jwt_bearer_claims(&server, "alice")),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "read");
     assert!(body.get("refresh_token").is_none(), "{body}");
     let token = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(token["sub"], alice_id);
-    assert_eq!(token["aud"], API);
+    assert_eq!(token["aud"], ORDERS);
     assert_eq!(token["client_id"], client.id);
     assert_eq!(token["scope"], "read");
 
     // The issuer identifier is an accepted audience too (RFC 7523 §3 item 3).
-    let mut by_issuer = claims(&server, "ALICE");
+    let mut by_issuer = jwt_bearer_claims(&server, "ALICE");
     by_issuer["aud"] = json!([server.state.issuer, "https://someone-else.example"]);
     let (status, body) = exchange(&server, &client, &key.sign(&by_issuer)).await;
     assert_eq!(status, 200, "usernames compare case-insensitively: {body}");
@@ -183,9 +112,9 @@ async fn jwt_bearer_issues_a_token_for_the_mapped_user(db: TestDb) {
             &server,
             &client,
             &[
-                ("assertion", &key.sign(&claims(&server, sub))),
+                ("assertion", &key.sign(&jwt_bearer_claims(&server, sub))),
                 ("scope", "read"),
-                ("resource", API),
+                ("resource", ORDERS),
             ],
         )
         .await;
@@ -203,7 +132,12 @@ async fn jwt_bearer_issues_a_token_for_the_mapped_user(db: TestDb) {
     .await;
     assert_eq!(status, 200, "{updated}");
     assert_refused(
-        exchange(&server, &client, &key.sign(&claims(&server, "mallory"))).await,
+        exchange(
+            &server,
+            &client,
+            &key.sign(&jwt_bearer_claims(&server, "mallory")),
+        )
+        .await,
         "invalid_grant",
         "the assertion subject is not a known user",
         "unknown user",
@@ -216,7 +150,12 @@ async fn jwt_bearer_issues_a_token_for_the_mapped_user(db: TestDb) {
     .await;
     assert_eq!(status, 200);
     assert_refused(
-        exchange(&server, &client, &key.sign(&claims(&server, "alice"))).await,
+        exchange(
+            &server,
+            &client,
+            &key.sign(&jwt_bearer_claims(&server, "alice")),
+        )
+        .await,
         "invalid_grant",
         "the assertion subject is not a known user",
         "disabled user",
@@ -225,16 +164,16 @@ async fn jwt_bearer_issues_a_token_for_the_mapped_user(db: TestDb) {
 }
 
 async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
-    let Setup {
+    let JwtBearerSetup {
         server,
         key,
         client,
         ..
-    } = setup(&db, "username").await;
+    } = jwt_bearer_setup(&db, "username").await;
     let now = server.state.now();
     let other_key = EcKey::generate(&key.kid);
     let with = |changes: Value| {
-        let mut c = claims(&server, "alice");
+        let mut c = jwt_bearer_claims(&server, "alice");
         for (k, v) in changes.as_object().unwrap() {
             if v.is_null() {
                 c.as_object_mut().unwrap().remove(k);
@@ -378,7 +317,7 @@ async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
     assert_eq!(status, 200, "{body}");
 
     // A client the issuer does not name may not use its assertions.
-    let stranger = server.client(service_client("stranger")).await;
+    let stranger = server.client(jwt_bearer_client("stranger")).await;
     assert_refused(
         exchange(&server, &stranger, &key.sign(&with(json!({})))).await,
         "invalid_grant",
@@ -407,11 +346,10 @@ async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
     assert_eq!(body["error"], "unauthorized_client", "{body}");
 
     // A client not registered for the grant is refused before any of this.
-    let cc_only = server
-        .client(json!({
-            "client_name": "cc only", "profile": "service", "scope": "read",
-            "allowed_resources": [API],
-        }))
+    let cc_only = Registration::new("cc only", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, body) = exchange(&server, &cc_only, &key.sign(&with(json!({})))).await;
     assert_eq!(status, 400, "{body}");
@@ -422,8 +360,8 @@ async fn jwt_bearer_refuses_each_broken_rule(db: TestDb) {
 /// An IdP publishing its keys at a URL: served by a loopback host.
 async fn jwt_bearer_with_jwks_uri(db: TestDb) {
     let server = TestServer::start(&db).await;
-    server.resource(API, &["read"], json!({})).await;
-    let client = server.client(service_client("orders job")).await;
+    server.resource(ORDERS, &["read"], json!({})).await;
+    let client = server.client(jwt_bearer_client("orders job")).await;
     let key = EcKey::generate("published-1");
     let keys = json!({ "keys": [key.jwk()] });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -443,7 +381,12 @@ async fn jwt_bearer_with_jwks_uri(db: TestDb) {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["jwks_uri"], url);
 
-    let (status, body) = exchange(&server, &client, &key.sign(&claims(&server, "svc-7"))).await;
+    let (status, body) = exchange(
+        &server,
+        &client,
+        &key.sign(&jwt_bearer_claims(&server, "svc-7")),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         jwt_claims(body["access_token"].as_str().unwrap())["sub"],
@@ -451,7 +394,12 @@ async fn jwt_bearer_with_jwks_uri(db: TestDb) {
     );
     let stranger = EcKey::generate("published-1");
     assert_refused(
-        exchange(&server, &client, &stranger.sign(&claims(&server, "svc-7"))).await,
+        exchange(
+            &server,
+            &client,
+            &stranger.sign(&jwt_bearer_claims(&server, "svc-7")),
+        )
+        .await,
         "invalid_grant",
         "the assertion signature is not valid",
         "key not published",
@@ -462,8 +410,8 @@ async fn jwt_bearer_with_jwks_uri(db: TestDb) {
 
 async fn admin_issuers_validate_and_audit(db: TestDb) {
     let server = TestServer::start(&db).await;
-    server.resource(API, &["read"], json!({})).await;
-    let client = server.client(service_client("orders job")).await;
+    server.resource(ORDERS, &["read"], json!({})).await;
+    let client = server.client(jwt_bearer_client("orders job")).await;
     let key = EcKey::generate("k1");
     let good = jwt_issuer(&key, &[&client.id], "username");
 
@@ -580,7 +528,7 @@ async fn admin_issuers_validate_and_audit(db: TestDb) {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["kind"], "jwt");
-    assert_eq!(created["issuer"], IDP);
+    assert_eq!(created["issuer"], JWT_IDP);
     assert_eq!(created["algorithms"], json!(["ES256"]));
     assert_eq!(created["allowed_clients"], json!([client.id]));
     let (status, conflict) = server.admin_post("/issuers", good.clone()).await;
@@ -628,24 +576,24 @@ async fn admin_issuers_validate_and_audit(db: TestDb) {
 async fn the_issuer_cli_manages_issuers(db: TestDb) {
     let key = EcKey::generate("cli-key");
     let body = jwt_issuer(&key, &[], "external");
-    let (ok, created, output) = cli(&db, &["issuer", "create", "-"], &body.to_string()).await;
+    let (ok, created, output) = admin_cli(&db, &["issuer", "create", "-"], &body.to_string()).await;
     assert!(ok, "{output}");
-    assert_eq!(created["issuer"], IDP);
+    assert_eq!(created["issuer"], JWT_IDP);
     let id = created["id"].as_str().unwrap().to_string();
-    let (ok, list, output) = cli(&db, &["issuer", "list"], "").await;
+    let (ok, list, output) = admin_cli(&db, &["issuer", "list"], "").await;
     assert!(ok, "{output}");
     assert_eq!(list["issuers"][0]["id"], id.as_str());
-    let (ok, shown, output) = cli(&db, &["issuer", "show", &id], "").await;
+    let (ok, shown, output) = admin_cli(&db, &["issuer", "show", &id], "").await;
     assert!(ok, "{output}");
     assert_eq!(shown, created);
     let mut hmac = body.clone();
     hmac["algorithms"] = json!(["HS256"]);
-    let (ok, _, output) = cli(&db, &["issuer", "create", "-"], &hmac.to_string()).await;
+    let (ok, _, output) = admin_cli(&db, &["issuer", "create", "-"], &hmac.to_string()).await;
     assert!(!ok, "{output}");
     assert!(output.contains("algorithms:"), "{output}");
-    let (ok, _, output) = cli(&db, &["issuer", "delete", &id], "").await;
+    let (ok, _, output) = admin_cli(&db, &["issuer", "delete", &id], "").await;
     assert!(ok, "{output}");
-    let (ok, _, output) = cli(&db, &["issuer", "show", &id], "").await;
+    let (ok, _, output) = admin_cli(&db, &["issuer", "show", &id], "").await;
     assert!(!ok, "{output}");
 }
 
@@ -654,15 +602,15 @@ async fn assertion_grants_are_advertised_only_when_enabled(db: TestDb) {
     let server = TestServer::start(&db).await;
     let (_, doc) = send(server.get("/.well-known/openid-configuration")).await;
     let grants = doc["grant_types_supported"].as_array().unwrap().clone();
-    assert!(grants.contains(&json!(GRANT)), "{grants:?}");
+    assert!(grants.contains(&json!(JWT_BEARER)), "{grants:?}");
     server.stop().await;
 
     let server = TestServer::start_with(&db, |c| c.assertions.jwt_bearer = false).await;
-    server.resource(API, &["read"], json!({})).await;
+    server.resource(ORDERS, &["read"], json!({})).await;
     let (_, doc) = send(server.get("/.well-known/openid-configuration")).await;
     let grants = doc["grant_types_supported"].as_array().unwrap().clone();
-    assert!(!grants.contains(&json!(GRANT)), "{grants:?}");
-    let client = server.client(service_client("orders job")).await;
+    assert!(!grants.contains(&json!(JWT_BEARER)), "{grants:?}");
+    let client = server.client(jwt_bearer_client("orders job")).await;
     let (status, body) = exchange(&server, &client, "a.b.c").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "unsupported_grant_type");

@@ -7,15 +7,10 @@ use portcullis::keys::kek::Kek;
 use portcullis::keys::kek_file;
 
 use crate::both_stores;
-use crate::cli::{db_env, portcullis};
-use crate::harness::{TestDb, TestServer, config_for};
+use crate::fixtures::fixed_issuer;
+use crate::harness::{TestDb, TestServer, config_for, db_env, portcullis};
 
 const API: &str = "https://api.example.com";
-
-/// Restarts bind a new port; the issuer, as in production, stays the same.
-fn fixed_issuer(c: &mut portcullis::config::Config) {
-    c.issuer = Some("https://id.example.test".into());
-}
 
 /// The fixed issuer and `kek` as key_encryption_key.
 fn with_kek(kek: &str) -> impl FnOnce(&mut portcullis::config::Config) {
@@ -36,7 +31,7 @@ async fn all_open_under(server_db: &TestDb, kek: &str) -> Vec<bool> {
         .await
         .expect("connect");
     let kek = Kek::from_base64(kek).expect("kek");
-    let opened = store
+    let opened: Vec<bool> = store
         .all_signing_keys()
         .await
         .expect("keys")
@@ -44,6 +39,8 @@ async fn all_open_under(server_db: &TestDb, kek: &str) -> Vec<bool> {
         .map(|row| kek.opens(&row.private_key, &row.kid))
         .collect();
     store.close().await;
+    // An empty list would make every "all open" and "none opens" below hold by default.
+    assert!(!opened.is_empty(), "there are stored signing keys to open");
     opened
 }
 

@@ -5,20 +5,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::flows::{API, kid_of, verify_with_jwks};
 use crate::harness::{
     TestDb, TestServer, header, jwks_kids, jwt_claims, jwt_header, send, send_full,
 };
-
-pub const API: &str = "https://api.example.com";
-
-pub fn kid_of(token: &str) -> String {
-    jwt_header(token)["kid"].as_str().expect("kid").to_string()
-}
 
 /// The published key of `alg` that is not `except`.
 fn kid_for(jwks: &Value, alg: &str, except: Option<&str>) -> String {
@@ -44,21 +37,6 @@ async fn status_of(server: &TestServer, kid: &str) -> Value {
         .find(|k| k["kid"] == kid)
         .cloned()
         .unwrap_or_else(|| panic!("{kid} not listed: {body}"))
-}
-
-/// Verifies a token the way an API would: with the key the JWKS publishes under its `kid`.
-pub fn verify_with_jwks(jwks: &Value, token: &str, issuer: &str) -> Value {
-    let set: JwkSet = serde_json::from_value(jwks.clone()).expect("a JWK set");
-    let kid = kid_of(token);
-    let jwk = set.find(&kid).expect("the token's kid is published");
-    let key = DecodingKey::from_jwk(jwk).expect("usable public key");
-    let alg = jsonwebtoken::decode_header(token).unwrap().alg;
-    let mut validation = Validation::new(alg);
-    validation.set_audience(&[API]);
-    validation.set_issuer(&[issuer]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("signature verifies")
-        .claims
 }
 
 async fn jwks_publishes_one_public_key_per_algorithm(db: TestDb) {

@@ -1,4 +1,4 @@
-//! The legacy flows (issue 7), off by default: the implicit flow (RFC 6749 §4.2, OIDC Core
+//! The legacy flows, off by default: the implicit flow (RFC 6749 §4.2, OIDC Core
 //! §3.2) driven like a browser with redirects not followed, so the fragment is read from the
 //! `Location` header, and the password grant (RFC 6749 §4.3) with its shared sign-in throttle.
 //! Both when switched off (exact error codes, absent from discovery) and on, and the admin
@@ -11,49 +11,31 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::both_stores;
-use crate::code_flow::{ORDERS, pkce, resources};
+use crate::fixtures::{ORDERS, PASSWORD, Registration, alice_named, id_of, resources};
+use crate::flows::{
+    assert_error, authorize_query, browser, field, get_authorize, param, pkce, submit_consent,
+    submit_sign_in,
+};
 use crate::harness::{Client, TestDb, TestServer, header, jwt_claims, send, send_full};
 
-const PASSWORD: &str = "correct horse battery staple";
 const SPA_CB: &str = "https://legacy-spa.example.com/cb";
 const WEB_CB: &str = "https://legacy-web.example.com/cb";
 const NONCE: &str = "n-legacy-42";
 const STATE: &str = "st-legacy";
 
-/// A browser: its own cookie jar, no redirects followed.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser")
-}
-
-/// Alice, with a name for the `profile` scope; returns her user id.
-async fn alice(server: &TestServer) -> String {
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": PASSWORD, "name": "Alice Liddell" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-    user["id"].as_str().expect("id").to_string()
-}
-
 /// An old single-page app registered for the implicit flow, all three response types.
 async fn implicit_spa(server: &TestServer) -> Client {
-    let client = server
-        .client(json!({
-            "client_name": "old SPA",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["implicit"],
-            "response_types": ["token", "id_token", "id_token token"],
-            "redirect_uris": [SPA_CB],
-            "scope": "openid profile read",
-            "allowed_resources": [ORDERS],
-        }))
+    let client = Registration::new("old SPA", "spa")
+        .public()
+        .grant_types(&["implicit"])
+        .set(
+            "response_types",
+            json!(["token", "id_token", "id_token token"]),
+        )
+        .redirect_uris(&[SPA_CB])
+        .scope("openid profile read")
+        .allowed_resources(&[ORDERS])
+        .register(server)
         .await;
     assert!(
         warnings(&client.registration)
@@ -72,15 +54,12 @@ async fn password_app(server: &TestServer, refresh: bool) -> Client {
     if refresh {
         grants.push("refresh_token");
     }
-    let client = server
-        .client(json!({
-            "client_name": "old desktop app",
-            "profile": "web",
-            "grant_types": grants,
-            "response_types": [],
-            "scope": "openid profile offline_access read",
-            "allowed_resources": [ORDERS],
-        }))
+    let client = Registration::new("old desktop app", "web")
+        .set("grant_types", json!(grants))
+        .set("response_types", json!([]))
+        .scope("openid profile offline_access read")
+        .allowed_resources(&[ORDERS])
+        .register(server)
         .await;
     assert!(
         warnings(&client.registration)
@@ -108,15 +87,6 @@ fn on(implicit: bool, password: bool) -> impl FnOnce(&mut portcullis::config::Co
         c.legacy.implicit = implicit;
         c.legacy.password = password;
     }
-}
-
-/// The value of input `name` in a page.
-fn field(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\""))?;
-    let rest = &html[at..];
-    let v = rest.find("value=\"")? + "value=\"".len();
-    let end = rest[v..].find('"')?;
-    Some(rest[v..v + end].to_string())
 }
 
 /// A redirect's target without query or fragment, its query pairs and its fragment pairs.
@@ -147,19 +117,12 @@ impl Redirect {
     }
 
     fn fragment(&self, name: &str) -> Option<&str> {
-        find(&self.fragment, name)
+        param(&self.fragment, name)
     }
 
     fn query(&self, name: &str) -> Option<&str> {
-        find(&self.query, name)
+        param(&self.query, name)
     }
-}
-
-fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// An authorization request's parameters.
@@ -167,77 +130,28 @@ type Query = Vec<(String, String)>;
 
 /// An implicit request of `client`; `extra` replaces (or, empty, removes) parameters.
 fn implicit_request(client: &Client, response_type: &str, extra: &[(&str, &str)]) -> Query {
-    let mut q: Query = [
-        ("response_type", response_type),
-        ("client_id", client.id.as_str()),
-        ("redirect_uri", SPA_CB),
-        ("scope", "openid profile"),
-        ("state", STATE),
-        ("nonce", NONCE),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in extra {
-        q.retain(|(n, _)| n != k);
-        if !v.is_empty() {
-            q.push((k.to_string(), v.to_string()));
-        }
-    }
-    q
-}
-
-async fn get_authorize(
-    server: &TestServer,
-    b: &reqwest::Client,
-    query: &[(String, String)],
-) -> Response {
-    let mut url = url::Url::parse(&server.url("/authorize")).expect("url");
-    url.query_pairs_mut().extend_pairs(query);
-    b.get(url.as_str()).send().await.expect("authorize")
-}
-
-async fn post_page_form(
-    server: &TestServer,
-    b: &reqwest::Client,
-    path: &str,
-    page: &str,
-    more: &[(&str, &str)],
-) -> Response {
-    let csrf = field(page, "csrf_token").expect("csrf field");
-    let id = field(page, "request_id").expect("request field");
-    let mut form = vec![("csrf_token", csrf.as_str()), ("request_id", id.as_str())];
-    form.extend_from_slice(more);
-    b.post(server.url(path))
-        .form(&form)
-        .send()
-        .await
-        .expect("post")
+    authorize_query(
+        &[
+            ("response_type", response_type),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", SPA_CB),
+            ("scope", "openid profile"),
+            ("state", STATE),
+            ("nonce", NONCE),
+        ],
+        extra,
+    )
 }
 
 /// From the sign-in page of a fresh request through consent to the redirect.
 async fn sign_in_and_consent(server: &TestServer, b: &reqwest::Client, page: Response) -> Response {
     assert_eq!(page.status(), 200, "the sign-in page");
     let html = page.text().await.unwrap();
-    let consent = post_page_form(
-        server,
-        b,
-        "/authorize/signin",
-        &html,
-        &[("username", "alice"), ("password", PASSWORD)],
-    )
-    .await;
+    let consent = submit_sign_in(server, b, &html, PASSWORD).await;
     assert_eq!(consent.status(), 200, "the consent page");
     let html = consent.text().await.unwrap();
     assert!(html.contains("decision"), "{html}");
-    post_page_form(
-        server,
-        b,
-        "/authorize/consent",
-        &html,
-        &[("decision", "allow")],
-    )
-    .await
+    submit_consent(server, b, &html, "allow").await
 }
 
 /// OIDC Core §3.2.2.9: the left half of SHA-256 (RS256 ID tokens) of the access token.
@@ -304,18 +218,10 @@ async fn password_as(
     password_grant(server, client, &form).await
 }
 
-fn assert_error(status: u16, body: &Value, error: &str, what: &str) {
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some(error)),
-        "{what}: {body}"
-    );
-}
-
 async fn off_by_default(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    alice(&server).await;
+    alice_named().create(&server).await;
     let spa = implicit_spa(&server).await;
     let app = password_app(&server, true).await;
 
@@ -373,7 +279,7 @@ async fn implicit_issues_tokens_in_the_fragment(db: TestDb) {
     .await;
     server.state.clock.freeze();
     resources(&server).await;
-    let user_id = alice(&server).await;
+    let user_id = id_of(&alice_named().create(&server).await);
     let spa = implicit_spa(&server).await;
 
     let doc = discovery(&server).await;
@@ -475,29 +381,23 @@ async fn implicit_issues_tokens_in_the_fragment(db: TestDb) {
 async fn implicit_refusals(db: TestDb) {
     let server = TestServer::start_with(&db, on(true, false)).await;
     resources(&server).await;
-    alice(&server).await;
+    alice_named().create(&server).await;
     let spa = implicit_spa(&server).await;
-    let token_only = server
-        .client(json!({
-            "client_name": "token-only SPA",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["implicit"],
-            "response_types": ["token"],
-            "redirect_uris": [SPA_CB],
-            "scope": "openid read",
-            "allowed_resources": [ORDERS],
-        }))
+    let token_only = Registration::new("token-only SPA", "spa")
+        .public()
+        .grant_types(&["implicit"])
+        .set("response_types", json!(["token"]))
+        .redirect_uris(&[SPA_CB])
+        .scope("openid read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let code_spa = server
-        .client(json!({
-            "client_name": "modern SPA",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "redirect_uris": [SPA_CB],
-            "scope": "openid read",
-            "allowed_resources": [ORDERS],
-        }))
+    let code_spa = Registration::new("modern SPA", "spa")
+        .public()
+        .redirect_uris(&[SPA_CB])
+        .scope("openid read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let b = browser();
     let cases: Vec<(&str, Query, &str)> = vec![
@@ -547,9 +447,9 @@ async fn implicit_refusals(db: TestDb) {
             assert!(r.query.is_empty(), "{what}: {:?}", r.query);
             (&r.fragment, "fragment")
         };
-        assert_eq!(find(pairs, "error"), Some(error), "{what} ({mode})");
-        assert_eq!(find(pairs, "state"), Some(STATE), "{what}");
-        assert!(find(pairs, "access_token").is_none(), "{what}");
+        assert_eq!(param(pairs, "error"), Some(error), "{what} ({mode})");
+        assert_eq!(param(pairs, "state"), Some(STATE), "{what}");
+        assert!(param(pairs, "access_token").is_none(), "{what}");
     }
 
     // An unregistered redirect URI is never redirected to, implicit or not.
@@ -569,23 +469,9 @@ async fn implicit_refusals(db: TestDb) {
     // Denied consent is access_denied, in the fragment.
     let page = get_authorize(&server, &b, &implicit_request(&spa, "id_token token", &[])).await;
     let html = page.text().await.unwrap();
-    let consent = post_page_form(
-        &server,
-        &b,
-        "/authorize/signin",
-        &html,
-        &[("username", "alice"), ("password", PASSWORD)],
-    )
-    .await;
+    let consent = submit_sign_in(&server, &b, &html, PASSWORD).await;
     let html = consent.text().await.unwrap();
-    let denied = post_page_form(
-        &server,
-        &b,
-        "/authorize/consent",
-        &html,
-        &[("decision", "deny")],
-    )
-    .await;
+    let denied = submit_consent(&server, &b, &html, "deny").await;
     let r = Redirect::of(&denied);
     assert_eq!(r.fragment("error"), Some("access_denied"));
     assert!(r.fragment("access_token").is_none());
@@ -598,7 +484,7 @@ async fn implicit_refusals(db: TestDb) {
 async fn password_grant_issues_tokens(db: TestDb) {
     let server = TestServer::start_with(&db, on(false, true)).await;
     resources(&server).await;
-    let user_id = alice(&server).await;
+    let user_id = id_of(&alice_named().create(&server).await);
     let doc = discovery(&server).await;
     assert!(strings(&doc["grant_types_supported"]).contains(&"password".to_string()));
     assert_eq!(strings(&doc["response_types_supported"]), ["code"]);
@@ -636,17 +522,14 @@ async fn password_grant_issues_tokens(db: TestDb) {
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
 
     // A public first-party app may use it too.
-    let first_party = server
-        .client(json!({
-            "client_name": "our own old app",
-            "profile": "native",
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["password"],
-            "response_types": [],
-            "first_party": true,
-            "scope": "openid read",
-            "allowed_resources": [ORDERS],
-        }))
+    let first_party = Registration::new("our own old app", "native")
+        .public()
+        .grant_types(&["password"])
+        .set("response_types", json!([]))
+        .set("first_party", json!(true))
+        .scope("openid read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, _, body) = password_grant(
         &server,
@@ -677,20 +560,17 @@ async fn password_grant_issues_tokens(db: TestDb) {
 async fn password_grant_refusals(db: TestDb) {
     let server = TestServer::start_with(&db, on(false, true)).await;
     resources(&server).await;
-    let user_id = alice(&server).await;
+    let user_id = id_of(&alice_named().create(&server).await);
     let app = password_app(&server, true).await;
 
     // A public client that is not first-party: the lint warns, the token endpoint refuses.
-    let public = server
-        .client(json!({
-            "client_name": "someone's app",
-            "profile": "native",
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["password"],
-            "response_types": [],
-            "scope": "openid read",
-            "allowed_resources": [ORDERS],
-        }))
+    let public = Registration::new("someone's app", "native")
+        .public()
+        .grant_types(&["password"])
+        .set("response_types", json!([]))
+        .scope("openid read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     assert!(
         warnings(&public.registration)
@@ -708,14 +588,11 @@ async fn password_grant_refusals(db: TestDb) {
     );
 
     // A client not registered for the grant (the per-client switch).
-    let web = server
-        .client(json!({
-            "client_name": "web app",
-            "profile": "web",
-            "redirect_uris": [WEB_CB],
-            "scope": "openid read",
-            "allowed_resources": [ORDERS],
-        }))
+    let web = Registration::new("web app", "web")
+        .redirect_uris(&[WEB_CB])
+        .scope("openid read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, _, body) = password_as(&server, &web, PASSWORD).await;
     assert_error(status, &body, "unauthorized_client", "not registered");
@@ -785,7 +662,7 @@ async fn password_lockout_is_the_sign_in_lockout(db: TestDb) {
     .await;
     server.state.clock.freeze();
     resources(&server).await;
-    alice(&server).await;
+    alice_named().create(&server).await;
     let app = password_app(&server, false).await;
     for _ in 0..3 {
         let (status, _, body) = password_as(&server, &app, "not the password").await;
@@ -797,37 +674,27 @@ async fn password_lockout_is_the_sign_in_lockout(db: TestDb) {
     assert_eq!(header(&headers, "retry-after"), "60");
 
     // The same counter locks the sign-in page.
-    let spa = server
-        .client(json!({
-            "client_name": "modern SPA",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "redirect_uris": [WEB_CB],
-            "scope": "openid",
-        }))
+    let spa = Registration::new("modern SPA", "spa")
+        .public()
+        .redirect_uris(&[WEB_CB])
+        .scope("openid")
+        .register(&server)
         .await;
     let b = browser();
     let p = pkce();
-    let query: Vec<(String, String)> = [
-        ("response_type", "code"),
-        ("client_id", spa.id.as_str()),
-        ("scope", "openid"),
-        ("code_challenge", p.challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let query = authorize_query(
+        &[
+            ("response_type", "code"),
+            ("client_id", spa.id.as_str()),
+            ("scope", "openid"),
+            ("code_challenge", p.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+        &[],
+    );
     let page = get_authorize(&server, &b, &query).await;
     let html = page.text().await.unwrap();
-    let blocked = post_page_form(
-        &server,
-        &b,
-        "/authorize/signin",
-        &html,
-        &[("username", "alice"), ("password", PASSWORD)],
-    )
-    .await;
+    let blocked = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(blocked.status(), 429);
 
     // Once the delay has passed, the right password works and clears the account counter.
@@ -841,7 +708,7 @@ async fn legacy_usage_report(db: TestDb) {
     let server = TestServer::start_with(&db, on(false, true)).await;
     server.state.clock.freeze();
     resources(&server).await;
-    alice(&server).await;
+    alice_named().create(&server).await;
     let app = password_app(&server, false).await;
     let (status, _, body) = password_as(&server, &app, PASSWORD).await;
     assert_eq!(status, 200, "{body}");

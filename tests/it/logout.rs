@@ -7,7 +7,8 @@ use reqwest::Response;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::code_flow::{resources, sign_in, web_client};
+use crate::fixtures::{confidential_client, resources};
+use crate::flows::code_flow_tokens;
 use crate::harness::{Client, EcKey, TestDb, TestServer, jwks_kids, jwt_claims};
 
 const AFTER_LOGOUT: &str = "https://web.example.com/signed-out";
@@ -16,7 +17,7 @@ const ELSEWHERE: &str = "https://evil.example.net/";
 /// A web app that registered `AFTER_LOGOUT` (and the APIs the code flow's apps may call).
 async fn app(server: &TestServer) -> Client {
     resources(server).await;
-    web_client(
+    confidential_client(
         server,
         "photo prints",
         json!({ "post_logout_redirect_uris": [AFTER_LOGOUT] }),
@@ -109,7 +110,7 @@ fn location(response: &Response) -> &str {
 }
 
 async fn id_token(server: &TestServer, client: &Client) -> String {
-    let tokens: Value = sign_in(server, client, "openid", &[]).await;
+    let tokens: Value = code_flow_tokens(server, client, "openid", &[]).await;
     tokens["id_token"].as_str().expect("id_token").to_string()
 }
 
@@ -209,7 +210,7 @@ async fn logout_returns_to_a_registered_uri_with_state(db: TestDb) {
 async fn logout_never_redirects_where_the_client_did_not_register(db: TestDb) {
     let server = TestServer::start(&db).await;
     let client = app(&server).await;
-    let other = web_client(
+    let other = confidential_client(
         &server,
         "other app",
         json!({ "post_logout_redirect_uris": ["https://other.example.com/bye"] }),
@@ -223,7 +224,7 @@ async fn logout_never_redirects_where_the_client_did_not_register(db: TestDb) {
     claims["aud"] = json!(client.id);
     let forged = EcKey::generate("attacker").sign_as(&kid, "JWT", &claims);
     // An access token is not an ID token, even one of ours naming the client.
-    let access = sign_in(&server, &client, "openid", &[]).await["access_token"]
+    let access = code_flow_tokens(&server, &client, "openid", &[]).await["access_token"]
         .as_str()
         .unwrap()
         .to_string();

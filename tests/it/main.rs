@@ -1,5 +1,5 @@
-//! The one integration-test binary (DESIGN.md: each file in tests/ would be its own binary and
-//! its own link). Every test runs a real server over real HTTP.
+//! The one integration-test binary: each file in tests/ would be its own binary and its own
+//! link. Every test runs a real server over real HTTP.
 
 mod admin_api;
 mod admin_users;
@@ -21,6 +21,8 @@ mod doctor;
 mod e2e_code_flow;
 mod examples;
 mod faults;
+mod fixtures;
+mod flows;
 mod harness;
 mod hostile_inputs;
 mod housekeeping;
@@ -36,6 +38,7 @@ mod multi_node;
 mod node;
 mod openapi;
 mod pages;
+mod parties;
 mod persistence;
 mod races;
 mod rate_limit;

@@ -1,4 +1,4 @@
-//! Prometheus metrics at `/metrics` (issue 10): off by default, on the main port behind an
+//! Prometheus metrics at `/metrics`: off by default, on the main port behind an
 //! optional bearer token, or on a separate address; counters that name routes and clients but
 //! never secrets or usernames.
 //!
@@ -10,9 +10,9 @@ use portcullis::config::Config;
 use portcullis::secret::Secret;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use crate::authorize::{PASSWORD, browser, get_authorize, setup, sign_in, spa_request};
 use crate::both_stores;
-use crate::code_flow::pkce;
+use crate::fixtures::{PASSWORD, spa_with_alice};
+use crate::flows::{browser, get_authorize, pkce, spa_request, submit_sign_in};
 use crate::harness::{TestDb, TestServer, send};
 
 const METRICS_TOKEN: &str = "metrics-scraper-token-0123456789abcdef";
@@ -210,7 +210,7 @@ async fn separate_address_serves_it_there_only(db: TestDb) {
 
 async fn no_username_or_secret_in_the_output(db: TestDb) {
     let server = TestServer::start_with(&db, enabled).await;
-    let spa = setup(&server).await;
+    let spa = spa_with_alice(&server).await;
     let b = browser();
     let p = pkce();
     let page = get_authorize(&server, &b, &spa_request(&spa, &p, &[]))
@@ -218,10 +218,10 @@ async fn no_username_or_secret_in_the_output(db: TestDb) {
         .text()
         .await
         .expect("page");
-    let wrong = sign_in(&server, &b, &page, "not the password").await;
+    let wrong = submit_sign_in(&server, &b, &page, "not the password").await;
     assert_eq!(wrong.status(), 200);
     let wrong = wrong.text().await.expect("page");
-    let consent = sign_in(&server, &b, &wrong, PASSWORD).await;
+    let consent = submit_sign_in(&server, &b, &wrong, PASSWORD).await;
     assert_eq!(consent.status(), 200);
     let service = server
         .service_client("https://api.example.com", "read")

@@ -5,248 +5,23 @@
 //! Postgres only (SQLite is one node's file); skipped loudly without
 //! `PORTCULLIS_TEST_POSTGRES_URL`, like every Postgres test.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
-use reqwest::Response;
-use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
 
-use crate::authorize::{PASSWORD, field, location, param};
-use crate::code_flow::{Pkce, pkce};
-use crate::harness::{Backend, Client, jwks_kids, jwt_claims, jwt_header, send};
-use crate::node::{Node, client_form, node_env, set};
+use crate::fixtures::{ACCESS_TOKEN_TYPE, DEVICE_GRANT, PASSWORD, TOKEN_EXCHANGE};
+use crate::flows::{decide_device, pkce, refresh, str_of, submit_consent, submit_sign_in};
+use crate::harness::client_form;
+use crate::harness::{Backend, jwks_kids, jwt_claims, jwt_header, send};
+use crate::node::{
+    API_A, API_B, Browser, ISSUER, LEDGER, Node, authorize_url, code_of, node_env, redeem, set,
+    world,
+};
 
-/// The name clients know the service by, whichever node answers (a load balancer's).
-pub const ISSUER: &str = "http://localhost";
-pub const API_A: &str = "https://a.example.com";
-pub const API_B: &str = "https://b.example.com";
-pub const LEDGER: &str = "https://ledger.example.com";
-pub const WEB_CB: &str = "https://web.example.com/cb";
-const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// `keys.reload_interval` in these tests: the longest a node may take to see a rotation.
 const RELOAD_INTERVAL: u64 = 1;
-
-/// What the tests register (through whichever node): two APIs that act as clients for token
-/// exchange, an API with opaque tokens, a web app, a TV app and a back-end service.
-pub struct World {
-    pub web: Client,
-    pub tv: Client,
-    pub service: Client,
-    pub api_a: Client,
-    pub api_b: Client,
-}
-
-pub async fn world(node: &Node) -> World {
-    let api_b = node
-        .client(json!({ "client_name": "API B", "profile": "api" }))
-        .await;
-    node.resource(API_B, &["b.read"], json!({ "client_id": api_b.id }))
-        .await;
-    let api_a = node
-        .client(json!({
-            "client_name": "API A",
-            "profile": "api",
-            "grant_types": [TOKEN_EXCHANGE],
-            "scope": "b.read",
-            "token_exchange_audiences": [API_B],
-        }))
-        .await;
-    node.resource(API_A, &["a.read"], json!({ "client_id": api_a.id }))
-        .await;
-    node.resource(
-        LEDGER,
-        &["ledger.read"],
-        json!({ "access_token_format": "opaque" }),
-    )
-    .await;
-    let web = node
-        .client(json!({
-            "client_name": "web app",
-            "profile": "web",
-            "redirect_uris": [WEB_CB],
-            "scope": "openid profile offline_access a.read ledger.read",
-            "allowed_resources": [API_A, LEDGER],
-        }))
-        .await;
-    let tv = node
-        .client(json!({
-            "client_name": "living-room TV",
-            "profile": "device",
-            "scope": "openid offline_access a.read",
-            "allowed_resources": [API_A],
-        }))
-        .await;
-    let service = node
-        .client(json!({
-            "client_name": "billing service",
-            "profile": "service",
-            "scope": "ledger.read a.read",
-            "allowed_resources": [LEDGER, API_A],
-        }))
-        .await;
-    let (status, user) = node
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-    World {
-        web,
-        tv,
-        service,
-        api_a,
-        api_b,
-    }
-}
-
-/// A browser whose cookie jar the test can read: one jar for every node, as for one site.
-pub struct Browser {
-    pub http: reqwest::Client,
-    pub jar: Arc<Jar>,
-}
-
-impl Default for Browser {
-    fn default() -> Self {
-        Self::with_jar(Arc::new(Jar::default()))
-    }
-}
-
-impl Browser {
-    pub fn new() -> Browser {
-        Self::default()
-    }
-
-    fn with_jar(jar: Arc<Jar>) -> Browser {
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("browser");
-        Browser { http, jar }
-    }
-
-    /// Another browser holding this one's cookies as they are now (a stolen or kept copy).
-    pub fn copy(&self, node: &Node) -> Browser {
-        let url = url::Url::parse(&node.base).expect("url");
-        let jar = Arc::new(Jar::default());
-        if let Some(cookies) = self.jar.cookies(&url) {
-            for cookie in cookies.to_str().expect("cookie header").split("; ") {
-                jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
-            }
-        }
-        Self::with_jar(jar)
-    }
-
-    pub async fn get(&self, url: &str) -> Response {
-        self.http.get(url).send().await.expect("browser GET")
-    }
-
-    pub async fn post(&self, node: &Node, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http
-            .post(node.url(path))
-            .form(form)
-            .send()
-            .await
-            .expect("browser POST")
-    }
-}
-
-/// `/authorize` on `node` for the web app with PKCE (and `resource`s when given).
-pub fn authorize_url(node: &Node, w: &World, p: &Pkce, scope: &str, resources: &[&str]) -> String {
-    let mut url = url::Url::parse(&node.url("/authorize")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.web.id)
-        .append_pair("redirect_uri", WEB_CB)
-        .append_pair("scope", scope)
-        .append_pair("state", "s-1")
-        .append_pair("nonce", "n-1")
-        .append_pair("code_challenge", &p.challenge)
-        .append_pair("code_challenge_method", "S256");
-    for r in resources {
-        url.query_pairs_mut().append_pair("resource", r);
-    }
-    url.to_string()
-}
-
-/// The code from a redirect to the web app.
-pub fn code_of(response: &Response) -> String {
-    assert_eq!(response.status(), 302, "a redirect to the client");
-    let (base, q) = location(response);
-    assert_eq!(base, WEB_CB);
-    assert_eq!(param(&q, "state"), Some("s-1"));
-    param(&q, "code")
-        .unwrap_or_else(|| panic!("a code in {q:?}"))
-        .to_string()
-}
-
-/// Signs in on a sign-in page `html` (served for `signin_node`'s request) at `node`.
-pub async fn sign_in(b: &Browser, node: &Node, html: &str) -> Response {
-    let csrf = field(html, "csrf_token").expect("csrf field");
-    let id = field(html, "request_id").expect("request field");
-    b.post(
-        node,
-        "/authorize/signin",
-        &[
-            ("csrf_token", &csrf),
-            ("request_id", &id),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await
-}
-
-pub async fn consent(b: &Browser, node: &Node, html: &str) -> Response {
-    let csrf = field(html, "csrf_token").expect("csrf field");
-    let id = field(html, "request_id").expect("request field");
-    b.post(
-        node,
-        "/authorize/consent",
-        &[
-            ("csrf_token", &csrf),
-            ("request_id", &id),
-            ("decision", "allow"),
-        ],
-    )
-    .await
-}
-
-/// Redeems `code` at `node` (RFC 6749 §4.1.3 with the PKCE verifier).
-pub async fn redeem(node: &Node, w: &World, code: &str, p: &Pkce) -> (u16, Value) {
-    node.token(
-        &w.web,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", WEB_CB),
-            ("code_verifier", &p.verifier),
-        ],
-    )
-    .await
-}
-
-pub async fn refresh(node: &Node, w: &World, refresh_token: &str) -> (u16, Value) {
-    node.token(
-        &w.web,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-    )
-    .await
-}
-
-pub fn str_of<'a>(v: &'a Value, name: &str) -> &'a str {
-    v[name].as_str().unwrap_or_else(|| panic!("{name} in {v}"))
-}
 
 async fn two_nodes(test: &str) -> Option<(crate::harness::TestDb, Node, Node)> {
     let db = Backend::Postgres.db(test).await?;
@@ -281,14 +56,21 @@ async fn user_flows_cross_nodes() {
         ))
         .await;
     assert_eq!(page.status(), 200);
-    let consent_page = sign_in(&browser, &a, &page.text().await.unwrap()).await;
+    let consent_page =
+        submit_sign_in(&a, &browser.http, &page.text().await.unwrap(), PASSWORD).await;
     assert_eq!(consent_page.status(), 200);
-    let done = consent(&browser, &a, &consent_page.text().await.unwrap()).await;
+    let done = submit_consent(
+        &a,
+        &browser.http,
+        &consent_page.text().await.unwrap(),
+        "allow",
+    )
+    .await;
     let code = code_of(&done);
     let (status, tokens) = redeem(&b, &w, &code, &p).await;
     assert_eq!(status, 200, "{tokens}");
     // Refresh on A; userinfo on B with the new access token.
-    let (status, refreshed) = refresh(&a, &w, str_of(&tokens, "refresh_token")).await;
+    let (status, refreshed) = refresh(&a, &w.web, str_of(&tokens, "refresh_token"), &[]).await;
     assert_eq!(status, 200, "{refreshed}");
     let (status, me) = send(
         b.get("/userinfo")
@@ -328,7 +110,8 @@ async fn user_flows_cross_nodes() {
     ))
     .await;
     assert_eq!(status, 200, "{started}");
-    approve_device(&b, str_of(&started, "user_code")).await;
+    let (status, _) = decide_device(&b, str_of(&started, "user_code"), "allow").await;
+    assert_eq!(status, 200);
     let (status, device_tokens) = a
         .token(
             &w.tv,
@@ -377,52 +160,6 @@ async fn agreed_jwks(a: &Node, b: &Node) -> Vec<String> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The user's side of the device flow on `node`: enter the code, sign in, approve.
-async fn approve_device(node: &Node, user_code: &str) {
-    let b = Browser::new();
-    let page = b.get(&node.url("/device")).await.text().await.unwrap();
-    let csrf = field(&page, "csrf_token").expect("csrf");
-    let signin = b
-        .post(
-            node,
-            "/device",
-            &[("csrf_token", &csrf), ("user_code", user_code)],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let shown = field(&signin, "user_code").expect("user_code carried");
-    let approval = b
-        .post(
-            node,
-            "/device/signin",
-            &[
-                ("csrf_token", &csrf),
-                ("user_code", &shown),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(approval.contains("approve"), "{approval}");
-    let done = b
-        .post(
-            node,
-            "/device/approve",
-            &[
-                ("csrf_token", &csrf),
-                ("user_code", &shown),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,15 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::RequestBuilder;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::harness::{ADMIN_TOKEN, Client, TestDb, send};
+use crate::fixtures::{Registration, TOKEN_EXCHANGE, alice_with_email};
+use crate::flows::{Pkce, location, param};
+use crate::harness::{ADMIN_TOKEN, Client, TestDb, client_form, merge, send};
 
 /// How long a start may take (migrations, first keys) before the test gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -173,9 +176,7 @@ impl Node {
     /// Registers a resource server.
     pub async fn resource(&self, identifier: &str, scopes: &[&str], extra: Value) {
         let mut body = json!({ "identifier": identifier, "scopes": scopes });
-        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-            body.extend(extra);
-        }
+        merge(&mut body, extra);
         let (status, created) = self.admin_post("/resources", body).await;
         assert_eq!(status, 201, "{created}");
     }
@@ -214,22 +215,6 @@ impl Node {
     }
 }
 
-/// Basic authentication for a confidential client, `client_id` in the form for a public one.
-pub fn client_form(
-    request: RequestBuilder,
-    client: &Client,
-    form: &[(&str, &str)],
-) -> RequestBuilder {
-    match &client.secret {
-        Some(secret) => request.basic_auth(&client.id, Some(secret)).form(form),
-        None => {
-            let mut form = form.to_vec();
-            form.push(("client_id", &client.id));
-            request.form(&form)
-        }
-    }
-}
-
 /// Keeps the last lines of the child's stderr and hands over the address it listens on.
 async fn read_log(
     stderr: tokio::process::ChildStderr,
@@ -258,4 +243,167 @@ async fn read_log(
         }
         log.tail.push_back(line);
     }
+}
+
+// ---- what the multi-node tests (multi_node.rs, faults.rs) register and share ----
+
+/// The name clients know the service by, whichever node answers (a load balancer's).
+pub const ISSUER: &str = "http://localhost";
+pub const API_A: &str = "https://a.example.com";
+pub const API_B: &str = "https://b.example.com";
+pub const LEDGER: &str = "https://ledger.example.com";
+pub const WEB_CB: &str = "https://web.example.com/cb";
+
+/// What the tests register (through whichever node): two APIs that act as clients for token
+/// exchange, an API with opaque tokens, a web app, a TV app and a back-end service.
+pub struct World {
+    pub web: Client,
+    pub tv: Client,
+    pub service: Client,
+    pub api_a: Client,
+    pub api_b: Client,
+}
+
+pub async fn world(node: &Node) -> World {
+    let api_b = node.client(Registration::new("API B", "api").json()).await;
+    node.resource(API_B, &["b.read"], json!({ "client_id": api_b.id }))
+        .await;
+    let api_a = node
+        .client(
+            Registration::new("API A", "api")
+                .grant_types(&[TOKEN_EXCHANGE])
+                .scope("b.read")
+                .set("token_exchange_audiences", json!([API_B]))
+                .json(),
+        )
+        .await;
+    node.resource(API_A, &["a.read"], json!({ "client_id": api_a.id }))
+        .await;
+    node.resource(
+        LEDGER,
+        &["ledger.read"],
+        json!({ "access_token_format": "opaque" }),
+    )
+    .await;
+    let web = node
+        .client(
+            Registration::new("web app", "web")
+                .redirect_uris(&[WEB_CB])
+                .scope("openid profile offline_access a.read ledger.read")
+                .allowed_resources(&[API_A, LEDGER])
+                .json(),
+        )
+        .await;
+    let tv = node
+        .client(
+            Registration::new("living-room TV", "device")
+                .scope("openid offline_access a.read")
+                .allowed_resources(&[API_A])
+                .json(),
+        )
+        .await;
+    let service = node
+        .client(
+            Registration::new("billing service", "service")
+                .scope("ledger.read a.read")
+                .allowed_resources(&[LEDGER, API_A])
+                .json(),
+        )
+        .await;
+    let (status, user) = node.admin_post("/users", alice_with_email().json()).await;
+    assert_eq!(status, 201, "{user}");
+    World {
+        web,
+        tv,
+        service,
+        api_a,
+        api_b,
+    }
+}
+
+/// A browser whose cookie jar the test can read: one jar for every node, as for one site.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub jar: Arc<Jar>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::with_jar(Arc::new(Jar::default()))
+    }
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        Self::default()
+    }
+
+    fn with_jar(jar: Arc<Jar>) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser");
+        Browser { http, jar }
+    }
+
+    /// Another browser holding this one's cookies as they are now (a stolen or kept copy).
+    pub fn copy(&self, node: &Node) -> Browser {
+        let url = url::Url::parse(&node.base).expect("url");
+        let jar = Arc::new(Jar::default());
+        if let Some(cookies) = self.jar.cookies(&url) {
+            for cookie in cookies.to_str().expect("cookie header").split("; ") {
+                jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
+            }
+        }
+        Self::with_jar(jar)
+    }
+
+    pub async fn get(&self, url: &str) -> Response {
+        self.http.get(url).send().await.expect("browser GET")
+    }
+}
+
+/// `/authorize` on `node` for the web app with PKCE (and `resource`s when given).
+pub fn authorize_url(node: &Node, w: &World, p: &Pkce, scope: &str, resources: &[&str]) -> String {
+    let mut url = url::Url::parse(&node.url("/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.web.id)
+        .append_pair("redirect_uri", WEB_CB)
+        .append_pair("scope", scope)
+        .append_pair("state", "s-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", &p.challenge)
+        .append_pair("code_challenge_method", "S256");
+    for r in resources {
+        url.query_pairs_mut().append_pair("resource", r);
+    }
+    url.to_string()
+}
+
+/// The code from a redirect to the web app.
+pub fn code_of(response: &Response) -> String {
+    assert_eq!(response.status(), 302, "a redirect to the client");
+    let (base, q) = location(response);
+    assert_eq!(base, WEB_CB);
+    assert_eq!(param(&q, "state"), Some("s-1"));
+    param(&q, "code")
+        .unwrap_or_else(|| panic!("a code in {q:?}"))
+        .to_string()
+}
+
+/// Redeems `code` at `node` (RFC 6749 §4.1.3 with the PKCE verifier).
+pub async fn redeem(node: &Node, w: &World, code: &str, p: &Pkce) -> (u16, Value) {
+    node.token(
+        &w.web,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", WEB_CB),
+            ("code_verifier", &p.verifier),
+        ],
+    )
+    .await
 }

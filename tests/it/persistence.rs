@@ -4,14 +4,10 @@
 use serde_json::json;
 
 use crate::both_stores;
+use crate::fixtures::{Registration, code_row, fixed_issuer, refresh_row, stored_user};
 use crate::harness::{TestDb, TestServer, jwks_kids, jwt_header};
 
 const API: &str = "https://api.example.com";
-
-/// Restarts bind a new port; the issuer, as in production, stays the same.
-fn fixed_issuer(config: &mut portcullis::config::Config) {
-    config.issuer = Some("https://id.example.test".into());
-}
 
 async fn state_survives_a_restart(db: TestDb) {
     let first = TestServer::start_with(&db, fixed_issuer).await;
@@ -55,8 +51,8 @@ async fn state_survives_a_restart(db: TestDb) {
     second.stop().await;
 }
 
-/// No server: the two migration directories hold the same file names (DESIGN.md "one
-/// numbering"), so neither backend can lag behind the other.
+/// No server: the two migration directories hold the same file names (one
+/// numbering for both), so neither backend can lag behind the other.
 #[test]
 fn migrations_match_across_backends() {
     let list = |backend: &str| {
@@ -128,29 +124,34 @@ both_stores!(sqlite_synchronous_is_applied);
 /// (here: a refresh token whose digest is taken), the code or token is not spent either, and
 /// when they can, both happen.
 async fn a_redemption_takes_and_stores_all_or_nothing(db: TestDb) {
-    use crate::housekeeping::{code, refresh, user};
     use portcullis::secret::sha256_hex;
     use portcullis::store::{Consumed, IssuedRows, Rotation};
     let server = TestServer::start(&db).await;
     let store = &server.state.store;
     let now = server.state.now();
-    let alice = user(&server, "alice").await;
-    let client = server
-        .client(json!({"client_name": "web", "profile": "web",
-            "redirect_uris": ["https://app.example.com/cb"]}))
+    let alice = stored_user(&server, "alice").await;
+    let client = Registration::new("web", "web")
+        .redirect_uris(&["https://app.example.com/cb"])
+        .register(&server)
         .await
         .id;
     store
-        .insert_code(&code("the-code", &client, &alice, now, now + 60))
+        .insert_code(&code_row("the-code", &client, &alice, now, now + 60))
         .await
         .unwrap();
     store
-        .insert_refresh_token(&refresh("taken-digest", &client, &alice, now, now + 600))
+        .insert_refresh_token(&refresh_row(
+            "taken-digest",
+            &client,
+            &alice,
+            now,
+            now + 600,
+        ))
         .await
         .unwrap();
     let clashing = IssuedRows {
         opaque: None,
-        refresh: Some(refresh("taken-digest", &client, &alice, now, now + 600)),
+        refresh: Some(refresh_row("taken-digest", &client, &alice, now, now + 600)),
     };
     let code_hash = sha256_hex("the-code");
     assert!(store.redeem_code(&code_hash, now, &clashing).await.is_err());
@@ -160,7 +161,13 @@ async fn a_redemption_takes_and_stores_all_or_nothing(db: TestDb) {
     );
     let fresh = IssuedRows {
         opaque: None,
-        refresh: Some(refresh("first-refresh", &client, &alice, now, now + 600)),
+        refresh: Some(refresh_row(
+            "first-refresh",
+            &client,
+            &alice,
+            now,
+            now + 600,
+        )),
     };
     assert!(matches!(
         store.redeem_code(&code_hash, now, &fresh).await.unwrap(),
@@ -194,7 +201,13 @@ async fn a_redemption_takes_and_stores_all_or_nothing(db: TestDb) {
     );
     let next = IssuedRows {
         opaque: None,
-        refresh: Some(refresh("second-refresh", &client, &alice, now, now + 600)),
+        refresh: Some(refresh_row(
+            "second-refresh",
+            &client,
+            &alice,
+            now,
+            now + 600,
+        )),
     };
     assert_eq!(
         store

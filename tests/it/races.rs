@@ -1,4 +1,4 @@
-//! Races over real HTTP (issue 9, reliability): the same single-use thing presented by many
+//! Races over real HTTP: the same single-use thing presented by many
 //! requests at once. Each test spawns its requests, holds them at a barrier, and releases
 //! them together; then it counts the winners (exactly one) and checks what the losers' replays
 //! did to the winner's tokens. The last test has two nodes on one database rotating keys at
@@ -16,13 +16,16 @@ use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
-use crate::authorize::alice;
 use crate::both_stores;
-use crate::code_flow::{
-    REPORTS, assert_error, code, grant, is_active, pkce, redirect_uri, resources, sign_in, token,
-    token_request, web_client,
+use crate::fixtures::{
+    DEVICE_GRANT, REPORTS, alice, client_assertion_claims, confidential_client, device_client,
+    jwks_of, jwt_bearer_claims, jwt_bearer_setup, private_key_jwt_client, resources,
+    saml_bearer_setup, saml_encoded, saml_fixture,
 };
-use crate::device_flow::{DEVICE_GRANT, decide, started, str_of, tv_client};
+use crate::flows::{
+    API, assert_error, code, code_flow_tokens, decide_device, grant, is_active, kid_of, pkce,
+    redirect_uri, refresh, started, str_of, token_request, verify_with_jwks,
+};
 use crate::harness::{EcKey, TestDb, TestServer, jwks_kids, send};
 
 /// How many requests race for the one thing.
@@ -82,35 +85,13 @@ fn at_most_one_winner(
     winners.pop()
 }
 
-fn field<'a>(body: &'a Value, name: &str) -> &'a str {
-    body[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name}: {body}"))
-}
-
-async fn refresh_request(
-    server: &TestServer,
-    client: &crate::harness::Client,
-    refresh_token: &str,
-) -> (u16, Value) {
-    token(
-        server,
-        client,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-    )
-    .await
-}
-
 /// RFC 6749 §4.1.2 / RFC 9700 §4.5: one code, `RACERS` redemptions at once (with PKCE). One
 /// gets tokens; the others are replays, so the grant is revoked and the winner's access token
 /// (a JWT, and in the second round an opaque one) and refresh token die with it.
 async fn one_code_redeemed_at_once(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
     let redirect = redirect_uri(&web);
     for (scope, audience) in [("openid offline_access", None), ("report", Some(REPORTS))] {
         let p = pkce();
@@ -125,13 +106,16 @@ async fn one_code_redeemed_at_once(db: TestDb) {
         ];
         let answers = fire_copies(|| token_request(&server, &web, &form)).await;
         let winner = the_one_winner(answers, 400, "invalid_grant", scope);
-        let (access, refresh) = (
-            field(&winner, "access_token"),
-            field(&winner, "refresh_token"),
+        let (access, refresh_token) = (
+            str_of(&winner, "access_token"),
+            str_of(&winner, "refresh_token"),
         );
         assert!(!is_active(&server, &web, access).await, "{scope}: access");
-        assert!(!is_active(&server, &web, refresh).await, "{scope}: refresh");
-        let (status, body) = refresh_request(&server, &web, refresh).await;
+        assert!(
+            !is_active(&server, &web, refresh_token).await,
+            "{scope}: refresh"
+        );
+        let (status, body) = refresh(&server, &web, refresh_token, &[]).await;
         assert_error(status, &body, "invalid_grant", "the winner's refresh token");
     }
     server.stop().await;
@@ -144,18 +128,18 @@ async fn one_code_redeemed_at_once(db: TestDb) {
 async fn one_refresh_token_rotated_at_once(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
-    let r1 = field(&first, "refresh_token");
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
+    let r1 = str_of(&first, "refresh_token");
     let form = [("grant_type", "refresh_token"), ("refresh_token", r1)];
     let answers = fire_copies(|| token_request(&server, &web, &form)).await;
-    let mut dead = vec![r1.to_string(), field(&first, "access_token").to_string()];
+    let mut dead = vec![r1.to_string(), str_of(&first, "access_token").to_string()];
     if let Some(winner) = at_most_one_winner(answers, 400, "invalid_grant", "refresh") {
-        let r2 = field(&winner, "refresh_token");
+        let r2 = str_of(&winner, "refresh_token");
         assert_ne!(r1, r2);
-        let (status, body) = refresh_request(&server, &web, r2).await;
+        let (status, body) = refresh(&server, &web, r2, &[]).await;
         assert_error(status, &body, "invalid_grant", "the winner's refresh token");
-        dead.extend([r2.to_string(), field(&winner, "access_token").to_string()]);
+        dead.extend([r2.to_string(), str_of(&winner, "access_token").to_string()]);
     }
     for token in &dead {
         assert!(!is_active(&server, &web, token).await, "{token}");
@@ -170,11 +154,11 @@ async fn one_refresh_token_rotated_at_once(db: TestDb) {
 async fn one_device_code_polled_at_once(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    alice(&server).await;
-    let tv = tv_client(&server, "Living-room TV").await;
+    alice().create(&server).await;
+    let tv = device_client(&server, "Living-room TV").await;
     let flow = started(&server, &tv, "openid offline_access").await;
     let device_code = str_of(&flow, "device_code");
-    let (status, page) = decide(&server, str_of(&flow, "user_code"), "allow").await;
+    let (status, page) = decide_device(&server, str_of(&flow, "user_code"), "allow").await;
     assert_eq!(status, 200, "{page}");
     let form = [("grant_type", DEVICE_GRANT), ("device_code", device_code)];
     let answers = fire_copies(|| token_request(&server, &tv, &form)).await;
@@ -182,7 +166,7 @@ async fn one_device_code_polled_at_once(db: TestDb) {
     // The TV is a public client and may not introspect: ask the reader introspection uses.
     let now = server.state.now();
     for name in ["access_token", "refresh_token"] {
-        let found = inspect(&server.state, field(&winner, name), Hint::None, now)
+        let found = inspect(&server.state, str_of(&winner, name), Hint::None, now)
             .await
             .expect("inspect");
         assert!(found.is_none(), "the winner's {name} is still active");
@@ -190,20 +174,20 @@ async fn one_device_code_polled_at_once(db: TestDb) {
     let (status, _) = send(
         server
             .get("/userinfo")
-            .bearer_auth(field(&winner, "access_token")),
+            .bearer_auth(str_of(&winner, "access_token")),
     )
     .await;
     assert_eq!(status, 401, "the winner's access token at userinfo");
-    let (status, body) = refresh_request(&server, &tv, field(&winner, "refresh_token")).await;
+    let (status, body) = refresh(&server, &tv, str_of(&winner, "refresh_token"), &[]).await;
     assert_error(status, &body, "invalid_grant", "the winner's refresh token");
     server.stop().await;
 }
 
 /// RFC 7523 §3 item 7: one JWT bearer assertion (one `jti`) presented `RACERS` times at once.
 async fn one_jwt_bearer_jti_at_once(db: TestDb) {
-    let setup = crate::jwt_bearer::setup(&db, "username").await;
+    let setup = jwt_bearer_setup(&db, "username").await;
     let (server, client) = (&setup.server, &setup.client);
-    let assertion = setup.key.sign(&crate::jwt_bearer::claims(server, "alice"));
+    let assertion = setup.key.sign(&jwt_bearer_claims(server, "alice"));
     let form = [
         ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
         ("assertion", assertion.as_str()),
@@ -216,7 +200,7 @@ async fn one_jwt_bearer_jti_at_once(db: TestDb) {
     })
     .await;
     let winner = the_one_winner(answers, 400, "invalid_grant", "jwt bearer");
-    assert!(is_active(server, client, field(&winner, "access_token")).await);
+    assert!(is_active(server, client, str_of(&winner, "access_token")).await);
     setup.server.stop().await;
 }
 
@@ -225,8 +209,8 @@ async fn one_jwt_bearer_jti_at_once(db: TestDb) {
 async fn one_client_assertion_jti_at_once(db: TestDb) {
     let server = TestServer::start(&db).await;
     let key = EcKey::generate("client-key-1");
-    let client = crate::client_auth::register(&server, crate::client_auth::jwks(&[&key])).await;
-    let assertion = key.sign(&crate::client_auth::claims(
+    let client = private_key_jwt_client(&server, jwks_of(&[&key])).await;
+    let assertion = key.sign(&client_assertion_claims(
         &client,
         &server.url("/token"),
         server.state.now(),
@@ -246,10 +230,9 @@ async fn one_client_assertion_jti_at_once(db: TestDb) {
 
 /// RFC 7522 §3 item 9: one signed SAML assertion (one `ID`) presented `RACERS` times at once.
 async fn one_saml_assertion_id_at_once(db: TestDb) {
-    use crate::saml_bearer::{encoded, fixture, setup};
-    let setup = setup(&db).await;
+    let setup = saml_bearer_setup(&db).await;
     let (server, client) = (&setup.server, &setup.client);
-    let assertion = encoded(&fixture("valid.xml"));
+    let assertion = saml_encoded(&saml_fixture("valid.xml"));
     let form = [
         (
             "grant_type",
@@ -277,7 +260,6 @@ async fn one_saml_assertion_id_at_once(db: TestDb) {
 /// (`publish_until` set), and a token of either node good on the other, by introspection and
 /// by the other's JWKS.
 async fn two_nodes_rotate_keys_at_once(db: TestDb) {
-    use crate::keys::{API, kid_of, verify_with_jwks};
     const ISSUER: &str = "https://id.example.test";
     let shared = |c: &mut portcullis::config::Config| c.issuer = Some(ISSUER.into());
     let a = TestServer::start_with(&db, shared).await;

@@ -1,4 +1,4 @@
-//! The token endpoint's per-client rate limit (issue 9, `src/rate_limit.rs`): shared by two
+//! The token endpoint's per-client rate limit (`src/rate_limit.rs`): shared by two
 //! servers on one database, `429` with `Retry-After` and an RFC 6749 §5.2 body, the per-client
 //! override, and at most one store write per client per second per node.
 

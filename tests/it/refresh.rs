@@ -4,40 +4,21 @@
 //! after its first token, however busy.
 
 use jsonwebtoken::Algorithm;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both_stores;
-use crate::code_flow::{
-    ORDERS, USER, assert_error, is_active, resources, sign_in, spa_client, token, token_request,
-    validate_id_token, web_client,
+use crate::fixtures::{ORDERS, USER, confidential_client, public_spa_client, resources};
+use crate::flows::{
+    assert_error, code_flow_tokens, is_active, refresh, str_of, token, token_request,
+    validate_id_token,
 };
 use crate::harness::{Client, TestDb, TestServer, jwt_claims, send};
-
-async fn refresh(
-    server: &TestServer,
-    client: &Client,
-    refresh_token: &str,
-    extra: &[(&str, &str)],
-) -> (u16, Value) {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
-    form.extend_from_slice(extra);
-    token(server, client, &form).await
-}
-
-fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field}: {body}"))
-}
 
 async fn rotation_detects_reuse_and_kills_the_family(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     let id1 = jwt_claims(str_of(&first, "id_token"));
 
@@ -81,7 +62,7 @@ async fn rotation_detects_reuse_and_kills_the_family(db: TestDb) {
         "newest refresh token of a dead family",
     );
     // Another grant of the same user and client is untouched.
-    let other = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let other = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let (status, body) = refresh(&server, &web, str_of(&other, "refresh_token"), &[]).await;
     assert_eq!(status, 200, "{body}");
     server.stop().await;
@@ -90,8 +71,8 @@ async fn rotation_detects_reuse_and_kills_the_family(db: TestDb) {
 async fn scope_may_narrow_never_widen(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let first = sign_in(&server, &web, "openid offline_access read", &[ORDERS]).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access read", &[ORDERS]).await;
     let r1 = str_of(&first, "refresh_token");
 
     // RFC 6749 §6: a wider scope is invalid_scope, and the token is not spent by the mistake.
@@ -118,10 +99,10 @@ async fn scope_may_narrow_never_widen(db: TestDb) {
 async fn refresh_token_belongs_to_its_client(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let other = web_client(&server, "other web app", json!({})).await;
-    let spa = spa_client(&server).await;
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let other = confidential_client(&server, "other web app", json!({})).await;
+    let spa = public_spa_client(&server).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     // RFC 6749 §6: bound to the client it was issued to, confidential or public.
     for thief in [&other, &spa] {
@@ -137,8 +118,8 @@ async fn refresh_token_belongs_to_its_client(db: TestDb) {
 async fn public_client_rotates_too(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let spa = spa_client(&server).await;
-    let first = sign_in(&server, &spa, "openid offline_access", &[]).await;
+    let spa = public_spa_client(&server).await;
+    let first = code_flow_tokens(&server, &spa, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     let (status, second) = refresh(&server, &spa, r1, &[]).await;
     assert_eq!(status, 200, "{second}");
@@ -153,8 +134,8 @@ async fn public_client_rotates_too(db: TestDb) {
 async fn refresh_errors(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     let (status, body) = token(&server, &web, &[("grant_type", "refresh_token")]).await;
     assert_error(status, &body, "invalid_request", "missing refresh_token");
@@ -174,8 +155,8 @@ async fn refresh_errors(db: TestDb) {
 async fn concurrent_refreshes_have_at_most_one_winner(db: TestDb) {
     let server = TestServer::start(&db).await;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     let form = [("grant_type", "refresh_token"), ("refresh_token", r1)];
     let tasks: Vec<_> = (0..20)
@@ -213,12 +194,12 @@ async fn idle_lifetime_expires_unused_tokens(db: TestDb) {
     let clock = &server.state.clock;
     let idle = server.state.config.tokens.refresh_token_idle_lifetime as i64;
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
 
     // Used within its idle window, a token works, and the new one has a fresh idle window
     // that reaches past the old one's end.
     let t0 = server.state.now();
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let r1 = str_of(&first, "refresh_token");
     assert_eq!(expiry(&server, &web, r1).await, Some(t0 + idle));
     clock.advance(idle - 1);
@@ -237,7 +218,7 @@ async fn idle_lifetime_expires_unused_tokens(db: TestDb) {
     assert_eq!(expiry(&server, &web, r3).await, None, "family revoked");
 
     // Not used within the idle lifetime: inactive at introspection, invalid_grant at /token.
-    let fresh = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let fresh = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let s1 = str_of(&fresh, "refresh_token");
     clock.advance(idle - 1);
     assert!(is_active(&server, &web, s1).await);
@@ -256,9 +237,9 @@ async fn a_busy_family_still_ends_at_its_absolute_end(db: TestDb) {
     let absolute = server.state.config.tokens.refresh_token_lifetime as i64;
     assert!(idle < absolute, "the defaults make the two differ");
     resources(&server).await;
-    let web = web_client(&server, "web app", json!({})).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
     let start = server.state.now();
-    let first = sign_in(&server, &web, "openid offline_access", &[]).await;
+    let first = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
     let mut current = str_of(&first, "refresh_token").to_string();
     // Refreshed just before each idle end: every new token gets a new idle window, cut short
     // at the family's end, start + refresh_token_lifetime.

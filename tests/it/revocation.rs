@@ -3,42 +3,26 @@
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::{ORDERS, REPORTS, Registration, reports_api};
+use crate::flows::is_active;
 use crate::harness::{Client, TestDb, TestServer, send_full};
-
-const ORDERS: &str = "https://orders.example.com";
-const REPORTS: &str = "https://reports.example.com";
 
 async fn setup(server: &TestServer) -> (Client, Client) {
     server.resource(ORDERS, &["read"], json!({})).await;
-    server
-        .resource(
-            REPORTS,
-            &["report"],
-            json!({ "access_token_format": "opaque" }),
-        )
-        .await;
+    reports_api(server).await;
     let client = |name: &str| {
-        json!({
-            "client_name": name,
-            "profile": "service",
-            "scope": "read report",
-            "allowed_resources": [ORDERS, REPORTS],
-        })
+        Registration::new(name, "service")
+            .scope("read report")
+            .allowed_resources(&[ORDERS, REPORTS])
     };
     (
-        server.client(client("reporting job")).await,
-        server.client(client("another job")).await,
+        client("reporting job").register(server).await,
+        client("another job").register(server).await,
     )
 }
 
 async fn revoke(server: &TestServer, client: &Client, form: &[(&str, &str)]) -> (u16, Value) {
     server.post_as("/revoke", client, form).await
-}
-
-async fn is_active(server: &TestServer, caller: &Client, token: &str) -> bool {
-    let (status, info) = server.introspect(caller, token).await;
-    assert_eq!(status, 200, "{info}");
-    info["active"] == json!(true)
 }
 
 async fn clients_revoke_their_own_tokens(db: TestDb) {

@@ -6,97 +6,22 @@
 //! NameID, an XXE DOCTYPE, an oversized document, a replayed ID.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::{
+    ORDERS, SAML_AS, SAML_BEARER, SamlBearerSetup, saml_bearer_client, saml_bearer_setup,
+    saml_encoded, saml_fixture, saml_issuer, set_saml_clock,
+};
 use crate::harness::{Client, TestDb, TestServer, jwt_claims, send};
-
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
-/// The server the fixtures were made for.
-const AS: &str = "https://as.example.test";
-const IDP: &str = "https://idp.example.test/saml";
-const API: &str = "https://orders.example.com";
-/// 2030-01-01T00:00:00Z: the fixtures' reference time (valid from T − 60 s; the bearer
-/// confirmation ends at T + 300 s, the Conditions at T + 600 s).
-const T: i64 = 1_893_456_000;
-
-pub fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/saml/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-pub fn encoded(xml: &str) -> String {
-    URL_SAFE_NO_PAD.encode(xml)
-}
-
-pub struct Setup {
-    pub server: TestServer,
-    pub client: Client,
-    pub alice: Value,
-    pub issuer: Value,
-}
-
-/// Moves the server's (frozen) clock to `T + offset`.
-fn set_clock(server: &TestServer, offset: i64) {
-    let now = server.state.now();
-    server.state.clock.advance(T + offset - now);
-}
-
-fn saml_issuer(clients: &[&str], subject: &str) -> Value {
-    json!({
-        "kind": "saml",
-        "name": "Example IdP",
-        "entity_id": IDP,
-        "certificates": [fixture("idp_cert.pem")],
-        "allowed_clients": clients,
-        "scopes": ["read"],
-        "subject": subject,
-    })
-}
-
-fn saml_client(name: &str) -> Value {
-    json!({
-        "client_name": name,
-        "profile": "service",
-        "grant_types": [GRANT],
-        "scope": "read write",
-        "allowed_resources": [API],
-    })
-}
-
-pub async fn setup(db: &TestDb) -> Setup {
-    let server = TestServer::start_with(db, |c| c.issuer = Some(AS.into())).await;
-    server.state.clock.freeze();
-    set_clock(&server, 10);
-    server.resource(API, &["read", "write"], json!({})).await;
-    let client = server.client(saml_client("orders job")).await;
-    let (status, alice) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "email": "alice@example.test" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{alice}");
-    let (status, issuer) = server
-        .admin_post("/issuers", saml_issuer(&[&client.id], "email"))
-        .await;
-    assert_eq!(status, 201, "{issuer}");
-    Setup {
-        server,
-        client,
-        alice,
-        issuer,
-    }
-}
 
 pub async fn exchange(server: &TestServer, client: &Client, assertion: &str) -> (u16, Value) {
     server
         .post_as(
             "/token",
             client,
-            &[("grant_type", GRANT), ("assertion", assertion)],
+            &[("grant_type", SAML_BEARER), ("assertion", assertion)],
         )
         .await
 }
@@ -109,20 +34,20 @@ fn assert_refused(answer: (u16, Value), description: &str, what: &str) {
 }
 
 async fn saml_bearer_accepts_a_signed_assertion_once(db: TestDb) {
-    let Setup {
+    let SamlBearerSetup {
         server,
         client,
         alice,
         ..
-    } = setup(&db).await;
-    let valid = encoded(&fixture("valid.xml"));
+    } = saml_bearer_setup(&db).await;
+    let valid = saml_encoded(&saml_fixture("valid.xml"));
     let (status, body) = exchange(&server, &client, &valid).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "read");
     let token = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(token["sub"], alice["id"]);
-    assert_eq!(token["aud"], API);
-    assert_eq!(token["iss"], AS);
+    assert_eq!(token["aud"], ORDERS);
+    assert_eq!(token["iss"], SAML_AS);
     assert_eq!(token["client_id"], client.id);
 
     // RFC 7522 §3 item 9: the assertion ID is used once.
@@ -132,19 +57,19 @@ async fn saml_bearer_accepts_a_signed_assertion_once(db: TestDb) {
         "replayed ID",
     );
     // Another assertion from the IdP is fine, and standard base64url with padding too.
-    let second = base64::engine::general_purpose::URL_SAFE.encode(fixture("valid_second.xml"));
+    let second = base64::engine::general_purpose::URL_SAFE.encode(saml_fixture("valid_second.xml"));
     let (status, body) = exchange(&server, &client, &second).await;
     assert_eq!(status, 200, "{body}");
     server.stop().await;
 }
 
 async fn saml_bearer_refuses_each_broken_rule(db: TestDb) {
-    let Setup {
+    let SamlBearerSetup {
         server,
         client,
         issuer,
         ..
-    } = setup(&db).await;
+    } = saml_bearer_setup(&db).await;
     const SIGNATURE: &str = "the assertion signature is not valid";
     const CONFIRMATION: &str =
         "the assertion has no bearer SubjectConfirmation for this token endpoint";
@@ -193,7 +118,7 @@ async fn saml_bearer_refuses_each_broken_rule(db: TestDb) {
     ];
     for (name, description) in cases {
         assert_refused(
-            exchange(&server, &client, &encoded(&fixture(name))).await,
+            exchange(&server, &client, &saml_encoded(&saml_fixture(name))).await,
             description,
             name,
         );
@@ -204,12 +129,12 @@ async fn saml_bearer_refuses_each_broken_rule(db: TestDb) {
         "not base64url",
     );
     // Larger than assertions.saml_max_bytes (32 KiB), refused before parsing.
-    let padded = fixture("valid.xml").replace(
+    let padded = saml_fixture("valid.xml").replace(
         "<saml:Subject>",
         &format!("<!--{}--><saml:Subject>", "x".repeat(40 * 1024)),
     );
     assert_refused(
-        exchange(&server, &client, &encoded(&padded)).await,
+        exchange(&server, &client, &saml_encoded(&padded)).await,
         "the assertion is too large",
         "oversized",
     );
@@ -217,7 +142,7 @@ async fn saml_bearer_refuses_each_broken_rule(db: TestDb) {
     // Comment injection: the IdP signed alice@example.test.evil.org; the comment added after
     // signing leaves the signature valid, and the subject is still the whole text, which is
     // no local user…
-    let injected = encoded(&fixture("comment_injection.xml"));
+    let injected = saml_encoded(&saml_fixture("comment_injection.xml"));
     assert_refused(
         exchange(&server, &client, &injected).await,
         "the assertion subject is not a known user",
@@ -240,33 +165,33 @@ async fn saml_bearer_refuses_each_broken_rule(db: TestDb) {
     );
 
     // The time window, with the default 60 s of skew. None of these spends the assertion.
-    let valid = encoded(&fixture("valid.xml"));
-    set_clock(&server, -60 - 61);
+    let valid = saml_encoded(&saml_fixture("valid.xml"));
+    set_saml_clock(&server, -60 - 61);
     assert_refused(
         exchange(&server, &client, &valid).await,
         "the assertion is not yet valid",
         "Conditions NotBefore in the future",
     );
-    set_clock(&server, 300 + 60);
+    set_saml_clock(&server, 300 + 60);
     assert_refused(
         exchange(&server, &client, &valid).await,
         "the assertion has expired",
         "bearer confirmation NotOnOrAfter passed",
     );
     // A client the issuer does not name.
-    set_clock(&server, 10);
-    let stranger = server.client(saml_client("stranger")).await;
+    set_saml_clock(&server, 10);
+    let stranger = server.client(saml_bearer_client("stranger")).await;
     assert_refused(
         exchange(&server, &stranger, &valid).await,
         "this client may not present assertions from this issuer",
         "client not allowed",
     );
     // The edges of the window are accepted.
-    set_clock(&server, -60 - 60);
+    set_saml_clock(&server, -60 - 60);
     let (status, body) = exchange(&server, &client, &valid).await;
     assert_eq!(status, 200, "NotBefore at the skew: {body}");
-    set_clock(&server, 300 + 59);
-    let second = encoded(&fixture("valid_second.xml"));
+    set_saml_clock(&server, 300 + 59);
+    let second = saml_encoded(&saml_fixture("valid_second.xml"));
     let (status, body) = exchange(&server, &client, &second).await;
     assert_eq!(status, 200, "NotOnOrAfter within the skew: {body}");
     server.stop().await;
@@ -277,15 +202,15 @@ async fn saml_grant_is_advertised_only_when_enabled(db: TestDb) {
     let server = TestServer::start(&db).await;
     let (_, doc) = send(server.get("/.well-known/openid-configuration")).await;
     let grants = doc["grant_types_supported"].as_array().unwrap().clone();
-    assert!(grants.contains(&json!(GRANT)), "{grants:?}");
+    assert!(grants.contains(&json!(SAML_BEARER)), "{grants:?}");
     server.stop().await;
 
     let server = TestServer::start_with(&db, |c| c.assertions.saml2_bearer = false).await;
-    server.resource(API, &["read"], json!({})).await;
+    server.resource(ORDERS, &["read"], json!({})).await;
     let (_, doc) = send(server.get("/.well-known/openid-configuration")).await;
     let grants = doc["grant_types_supported"].as_array().unwrap().clone();
-    assert!(!grants.contains(&json!(GRANT)), "{grants:?}");
-    let client = server.client(saml_client("orders job")).await;
+    assert!(!grants.contains(&json!(SAML_BEARER)), "{grants:?}");
+    let client = server.client(saml_bearer_client("orders job")).await;
     let (status, body) = exchange(&server, &client, "PHg+").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "unsupported_grant_type");

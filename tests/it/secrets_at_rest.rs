@@ -1,4 +1,4 @@
-//! Secrets at rest (issue 9): after every flow that hands out a secret has run, a dump of the
+//! Secrets at rest: after every flow that hands out a secret has run, a dump of the
 //! whole database (every table, every column, as text and as hex) holds none of the secrets a
 //! client, user or operator saw, in any encoding; only their hashes. Signing keys are stored
 //! encrypted: no PEM and no PKCS#8 structure in the keys table.
@@ -12,10 +12,14 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::authorize::{PASSWORD, alice, browser, decide, field, location, param, sign_in};
 use crate::both_stores;
-use crate::code_flow::{REPORTS, pkce, resources, token, web_client};
-use crate::device_flow::{self, poll, started, str_of, tv_client};
+use crate::fixtures::{
+    PASSWORD, REPORTS, Registration, alice, confidential_client, device_client, resources,
+};
+use crate::flows::{
+    browser, decide_device, field, location, param, pkce, poll, started, str_of, submit_consent,
+    submit_sign_in, token,
+};
 use crate::harness::{ADMIN_TOKEN, TestDb, TestServer, send};
 
 /// Every secret seen, with where it came from.
@@ -196,15 +200,14 @@ async fn only_hashes_of_secrets_are_stored(db: TestDb) {
     .unwrap();
     seen.add("admin token", &created.token);
     resources(&server).await;
-    alice(&server).await;
+    alice().create(&server).await;
     seen.add("password", PASSWORD);
-    let web = web_client(&server, "web app", json!({})).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
     seen.add("client secret", web.secret.as_deref().unwrap());
-    let service = server
-        .client(json!({
-            "client_name": "reports job", "profile": "service", "scope": "report",
-            "allowed_resources": [REPORTS],
-        }))
+    let service = Registration::new("reports job", "service")
+        .scope("report")
+        .allowed_resources(&[REPORTS])
+        .register(&server)
         .await;
     seen.add("service client secret", service.secret.as_deref().unwrap());
     let (status, rotated) = server
@@ -261,14 +264,14 @@ async fn only_hashes_of_secrets_are_stored(db: TestDb) {
         "authorization request id",
         &field(&html, "request_id").unwrap(),
     );
-    let consent = sign_in(&server, &b, &html, PASSWORD).await;
+    let consent = submit_sign_in(&server, &b, &html, PASSWORD).await;
     assert_eq!(consent.status(), 200);
     seen.add(
         "session cookie",
         &set_cookie(&consent, "portcullis_session").expect("session cookie"),
     );
     let consent_html = consent.text().await.unwrap();
-    let done = decide(&server, &b, &consent_html, "allow").await;
+    let done = submit_consent(&server, &b, &consent_html, "allow").await;
     assert_eq!(done.status(), 302);
     let (_, q) = location(&done);
     let code = param(&q, "code").expect("code").to_string();
@@ -297,13 +300,13 @@ async fn only_hashes_of_secrets_are_stored(db: TestDb) {
     seen.add_tokens("refresh", &refreshed);
 
     // A device: device code and user code, then its tokens.
-    let tv = tv_client(&server, "tv").await;
+    let tv = device_client(&server, "tv").await;
     let start = started(&server, &tv, "openid offline_access read").await;
     let device_code = str_of(&start, "device_code").to_string();
     let user_code = str_of(&start, "user_code").to_string();
     seen.add("device code", &device_code);
     seen.add("user code", &user_code);
-    let (status, page) = device_flow::decide(&server, &user_code, "allow").await;
+    let (status, page) = decide_device(&server, &user_code, "allow").await;
     assert_eq!(status, 200, "{page}");
     let (status, device_tokens) = poll(&server, &tv, &device_code).await;
     assert_eq!(status, 200, "{device_tokens}");

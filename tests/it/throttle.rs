@@ -1,4 +1,4 @@
-//! Sign-in throttling (issue 4, issue 9's admin clear) as the sign-in page uses it: free
+//! Sign-in throttling (and the admin's clear) as the sign-in page uses it: free
 //! attempts, then growing delays per account and per IP, counters kept in the store (so
 //! concurrent failures all count), unknown usernames counted like known ones, the window, and
 //! `DELETE /admin/users/{id}/lockout` and `portcullis user unlock`; and that an unknown user or
@@ -12,14 +12,10 @@ use portcullis::throttle::{self, SignIn, Throttled, account_key, ip_key};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::authorize::{PASSWORD, browser, field, get_authorize, setup, spa_request};
 use crate::both_stores;
-use crate::code_flow::pkce;
-use crate::harness::{TestDb, TestServer, header, send, send_full};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("an IP address")
-}
+use crate::fixtures::{PASSWORD, alice, ip, spa_with_alice};
+use crate::flows::{browser, field, get_authorize, pkce, spa_request};
+use crate::harness::{TestDb, TestServer, admin_cli, header, send, send_full};
 
 /// The seconds a sign-in must wait now, or 0 when it may go ahead.
 async fn wait(server: &TestServer, username: &str, from: IpAddr) -> u64 {
@@ -134,13 +130,7 @@ async fn one_address_is_limited_across_many_usernames(db: TestDb) {
 async fn unknown_usernames_are_throttled_like_known_ones(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.state.clock.freeze();
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": "correct horse battery staple" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
+    alice().create(&server).await;
     let known = delays(&server, "Alice", ip("192.0.2.1"), 8).await;
     let unknown = delays(&server, "nobody", ip("192.0.2.2"), 8).await;
     assert_eq!(known, [0, 0, 0, 0, 0, 2, 4, 8]);
@@ -322,7 +312,7 @@ async fn the_cli_clears_a_lockout(db: TestDb) {
         fail(&server, "alice", home).await;
     }
     assert!(wait(&server, "alice", home).await > 0);
-    let (ok, _, output) = crate::admin_users::cli(&db, &["user", "unlock", "Alice"], "").await;
+    let (ok, _, output) = admin_cli(&db, &["user", "unlock", "Alice"], "").await;
     assert!(ok, "{output}");
     assert!(
         output.contains("sign-in lockout cleared for alice"),
@@ -333,7 +323,7 @@ async fn the_cli_clears_a_lockout(db: TestDb) {
     let (status, events) = server.admin_get("/events?type=user.clear_lockout").await;
     assert_eq!(status, 200, "{events}");
     assert_eq!(events["events"][0]["actor"], "cli");
-    let (ok, _, output) = crate::admin_users::cli(&db, &["user", "unlock", "nobody"], "").await;
+    let (ok, _, output) = admin_cli(&db, &["user", "unlock", "nobody"], "").await;
     assert!(!ok, "{output}");
     server.stop().await;
 }
@@ -344,13 +334,7 @@ async fn unknown_users_cost_a_password_verification(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.state.clock.freeze();
     let state = &server.state;
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({ "username": "alice", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
+    alice().create(&server).await;
     for name in ["nobody", "no such user"] {
         let before = state.passwords.dummy_checks();
         let out = throttle::sign_in(
@@ -517,7 +501,7 @@ async fn attempt_via(
 }
 
 async fn signin_page(server: &TestServer, b: &reqwest::Client) -> String {
-    let client = setup(server).await;
+    let client = spa_with_alice(server).await;
     let page = get_authorize(server, b, &spa_request(&client, &pkce(), &[])).await;
     assert_eq!(page.status(), 200);
     page.text().await.unwrap()

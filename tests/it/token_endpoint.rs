@@ -11,9 +11,9 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::{ORDERS, Registration};
 use crate::harness::{TestDb, TestServer, assert_no_store, jwt_claims, send_full};
 
-const ORDERS: &str = "https://orders.example.com";
 const BILLING: &str = "https://billing.example.com";
 const VAULT: &str = "https://vault.example.com";
 
@@ -58,57 +58,39 @@ async fn token_errors_follow_rfc6749(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.resource(ORDERS, &["read", "write"], json!({})).await;
     server.resource(VAULT, &["admin"], json!({})).await;
-    let client = server
-        .client(json!({
-            "client_name": "reporting job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let client = Registration::new("reporting job", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let other = server
-        .client(json!({
-            "client_name": "other job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let other = Registration::new("other job", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let post_client = server
-        .client(json!({
-            "client_name": "post job",
-            "profile": "service",
-            "token_endpoint_auth_method": "client_secret_post",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let post_client = Registration::new("post job", "service")
+        .set("token_endpoint_auth_method", json!("client_secret_post"))
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let spa = server
-        .client(json!({
-            "client_name": "browser app",
-            "profile": "spa",
-            "redirect_uris": ["https://app.example.com/cb"],
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let spa = Registration::new("browser app", "spa")
+        .redirect_uris(&["https://app.example.com/cb"])
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let public_service = server
-        .client(json!({
-            "client_name": "job that cannot keep a secret",
-            "profile": "service",
-            "token_endpoint_auth_method": "none",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let public_service = Registration::new("job that cannot keep a secret", "service")
+        .public()
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
-    let web = server
-        .client(json!({
-            "client_name": "web app",
-            "profile": "web",
-            "redirect_uris": ["https://web.example.com/cb"],
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let web = Registration::new("web app", "web")
+        .redirect_uris(&["https://web.example.com/cb"])
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
 
     let secret = client.secret.as_deref().unwrap();
@@ -347,13 +329,10 @@ async fn token_errors_follow_rfc6749(db: TestDb) {
 async fn default_scope_and_response_shape(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.resource(ORDERS, &["read", "write"], json!({})).await;
-    let client = server
-        .client(json!({
-            "client_name": "reporting job",
-            "profile": "service",
-            "scope": "read write",
-            "allowed_resources": [ORDERS],
-        }))
+    let client = Registration::new("reporting job", "service")
+        .scope("read write")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, headers, body) = send_full(
         server
@@ -395,13 +374,10 @@ async fn resources_and_audiences(db: TestDb) {
     let server = TestServer::start(&db).await;
     server.resource(ORDERS, &["read"], json!({})).await;
     server.resource(BILLING, &["pay"], json!({})).await;
-    let client = server
-        .client(json!({
-            "client_name": "checkout",
-            "profile": "service",
-            "scope": "read pay",
-            "allowed_resources": [ORDERS, BILLING],
-        }))
+    let client = Registration::new("checkout", "service")
+        .scope("read pay")
+        .allowed_resources(&[ORDERS, BILLING])
+        .register(&server)
         .await;
 
     // Two allowed resources and none named: the client must say which (RFC 8707 §2).
@@ -450,13 +426,10 @@ async fn opaque_resource_tokens_introspect(db: TestDb) {
             json!({ "access_token_format": "opaque" }),
         )
         .await;
-    let client = server
-        .client(json!({
-            "client_name": "reporting job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let client = Registration::new("reporting job", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, body) = server.client_credentials(&client, &[]).await;
     assert_eq!(status, 200, "{body}");
@@ -483,13 +456,10 @@ async fn resource_lifetime_is_honoured(db: TestDb) {
         .resource(ORDERS, &["read"], json!({ "access_token_lifetime": 60 }))
         .await;
     let client = server.service_client(BILLING, "pay").await;
-    let orders_client = server
-        .client(json!({
-            "client_name": "reporting job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": [ORDERS],
-        }))
+    let orders_client = Registration::new("reporting job", "service")
+        .scope("read")
+        .allowed_resources(&[ORDERS])
+        .register(&server)
         .await;
     let (status, body) = server.client_credentials(&orders_client, &[]).await;
     assert_eq!(status, 200, "{body}");

@@ -6,8 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::code_flow::{USER, assert_error, is_active, sign_in, token};
-use crate::harness::{Client, EcKey, TestDb, TestServer, jwt_claims, jwt_header, send};
+use crate::fixtures::{ACCESS_TOKEN_TYPE, JWT_BEARER, Registration, TOKEN_EXCHANGE, USER};
+use crate::flows::{assert_error, code_flow_tokens, is_active, token};
+use crate::harness::{Client, EcKey, TestDb, TestServer, admin_cli, jwt_claims, jwt_header, send};
 
 const API_A: &str = "https://a.example.com";
 const API_B: &str = "https://b.example.com";
@@ -15,9 +16,6 @@ const API_C: &str = "https://c.example.com";
 const OTHER: &str = "https://other.example.com";
 /// An API of API A's that takes opaque tokens.
 const OPAQUE: &str = "https://opaque.example.com";
-const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 /// Three APIs, each with the client that acts as it, and the web app users sign in to.
@@ -30,14 +28,11 @@ struct World {
 
 /// A confidential client that acts as an API and may exchange towards `audiences`.
 async fn api_client(server: &TestServer, name: &str, scope: &str, audiences: &[&str]) -> Client {
-    server
-        .client(json!({
-            "client_name": name,
-            "profile": "api",
-            "grant_types": [TOKEN_EXCHANGE, JWT_BEARER],
-            "scope": scope,
-            "token_exchange_audiences": audiences,
-        }))
+    Registration::new(name, "api")
+        .grant_types(&[TOKEN_EXCHANGE, JWT_BEARER])
+        .set("scope", json!(scope))
+        .set("token_exchange_audiences", json!(audiences))
+        .register(server)
         .await
 }
 
@@ -67,14 +62,11 @@ async fn world(server: &TestServer) -> World {
         )
         .await;
     server.resource(OTHER, &["o.read"], json!({})).await;
-    let web = server
-        .client(json!({
-            "client_name": "web app",
-            "profile": "web",
-            "redirect_uris": ["https://web.example.com/cb"],
-            "scope": "openid a.read b.read b.write o.read p.read",
-            "allowed_resources": [API_A, OPAQUE, OTHER],
-        }))
+    let web = Registration::new("web app", "web")
+        .redirect_uris(&["https://web.example.com/cb"])
+        .scope("openid a.read b.read b.write o.read p.read")
+        .allowed_resources(&[API_A, OPAQUE, OTHER])
+        .register(server)
         .await;
     World {
         web,
@@ -86,7 +78,7 @@ async fn world(server: &TestServer) -> World {
 
 /// The user's access token for API A, through the code flow (with a refresh token).
 async fn user_token(server: &TestServer, w: &World, scope: &str) -> Value {
-    sign_in(server, &w.web, scope, &[API_A]).await
+    code_flow_tokens(server, &w.web, scope, &[API_A]).await
 }
 
 fn access_token(response: &Value) -> &str {
@@ -103,7 +95,7 @@ async fn exchange(
     let mut form = vec![
         ("grant_type", TOKEN_EXCHANGE),
         ("subject_token", subject),
-        ("subject_token_type", ACCESS_TOKEN),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
     ];
     form.extend_from_slice(fields);
     token(server, caller, &form).await
@@ -142,7 +134,7 @@ async fn api_a_exchanges_a_user_token_for_api_b(db: TestDb) {
     .await;
     assert_eq!(status, 200, "{body}");
     // RFC 8693 §2.2.1.
-    assert_eq!(body["issued_token_type"], ACCESS_TOKEN);
+    assert_eq!(body["issued_token_type"], ACCESS_TOKEN_TYPE);
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "b.read");
     assert!(body.get("refresh_token").is_none(), "{body}");
@@ -188,7 +180,7 @@ async fn api_a_exchanges_a_user_token_for_api_b(db: TestDb) {
     assert_eq!(jwt_claims(access_token(&body))["aud"], API_B);
 
     // An opaque user token is an access token too (API A acts for that API as well).
-    let opaque = sign_in(&server, &w.web, "p.read", &[OPAQUE]).await;
+    let opaque = code_flow_tokens(&server, &w.web, "p.read", &[OPAQUE]).await;
     let (status, body) = exchange(&server, &w.api_a, access_token(&opaque), &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(jwt_claims(access_token(&body))["sub"], USER);
@@ -235,14 +227,14 @@ async fn an_actor_token_of_the_caller_names_the_actor(db: TestDb) {
     // API B's token (for C) is the caller's own token: B may name itself as actor with it.
     let (_, for_b) = exchange(&server, &w.api_a, access_token(&user), &[]).await;
     let (_, for_c) = exchange(&server, &w.api_b, access_token(&for_b), &[]).await;
-    let user2 = sign_in(&server, &w.web, "a.read", &[API_A]).await;
+    let user2 = code_flow_tokens(&server, &w.web, "a.read", &[API_A]).await;
     let (status, body) = exchange(
         &server,
         &w.api_a,
         access_token(&user2),
         &[
             ("actor_token", access_token(&for_b)),
-            ("actor_token_type", ACCESS_TOKEN),
+            ("actor_token_type", ACCESS_TOKEN_TYPE),
         ],
     )
     .await;
@@ -293,7 +285,7 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
         (
             vec![
                 ("grant_type", TOKEN_EXCHANGE),
-                ("subject_token_type", ACCESS_TOKEN),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
             ],
             "no subject_token",
         ),
@@ -325,7 +317,7 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
             "actor_token without actor_token_type",
         ),
         (
-            vec![("actor_token_type", ACCESS_TOKEN)],
+            vec![("actor_token_type", ACCESS_TOKEN_TYPE)],
             "actor_token_type without actor_token",
         ),
         (
@@ -339,7 +331,7 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
         // A repeated subject_token_type would be invalid_request for the wrong reason.
         let mut form = vec![("grant_type", TOKEN_EXCHANGE), ("subject_token", subject)];
         if !fields.iter().any(|(k, _)| *k == "subject_token_type") {
-            form.push(("subject_token_type", ACCESS_TOKEN));
+            form.push(("subject_token_type", ACCESS_TOKEN_TYPE));
         }
         form.extend(fields);
         let (status, body) = token(&server, &w.api_a, &form).await;
@@ -359,10 +351,14 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
     claims["exp"] = json!(server.state.now() + 60);
     let foreign_key = EcKey::generate("x").sign_as(&our_kid, "at+jwt", &claims);
     for (presented, kind, what) in [
-        ("not-a-token", ACCESS_TOKEN, "an unknown token"),
-        (&tampered(subject), ACCESS_TOKEN, "a tampered token"),
-        (&foreign_key, ACCESS_TOKEN, "a token signed by another key"),
-        (refresh, ACCESS_TOKEN, "a refresh token"),
+        ("not-a-token", ACCESS_TOKEN_TYPE, "an unknown token"),
+        (&tampered(subject), ACCESS_TOKEN_TYPE, "a tampered token"),
+        (
+            &foreign_key,
+            ACCESS_TOKEN_TYPE,
+            "a token signed by another key",
+        ),
+        (refresh, ACCESS_TOKEN_TYPE, "a refresh token"),
         (&id_token, JWT, "an ID token"),
     ] {
         let (status, body) = token(
@@ -378,7 +374,7 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
         assert_error(status, &body, "invalid_grant", what);
     }
     // An opaque token is an access token, not a JWT.
-    let opaque = sign_in(&server, &w.web, "p.read", &[OPAQUE]).await;
+    let opaque = code_flow_tokens(&server, &w.web, "p.read", &[OPAQUE]).await;
     let (status, body) = token(
         &server,
         &w.api_a,
@@ -404,7 +400,7 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
         "invalid_grant",
         "API B exchanging a token for API A",
     );
-    let for_other = sign_in(&server, &w.web, "o.read", &[OTHER]).await;
+    let for_other = code_flow_tokens(&server, &w.web, "o.read", &[OTHER]).await;
     let (status, body) = exchange(&server, &w.api_a, access_token(&for_other), &[]).await;
     assert_error(
         status,
@@ -449,14 +445,11 @@ async fn refused_exchanges_get_rfc_8693_errors(db: TestDb) {
     );
 
     // unauthorized_client: a public client, or one not registered for the grant.
-    let public = server
-        .client(json!({
-            "client_name": "public app",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "grant_types": [TOKEN_EXCHANGE],
-            "token_exchange_audiences": [API_B],
-        }))
+    let public = Registration::new("public app", "spa")
+        .public()
+        .grant_types(&[TOKEN_EXCHANGE])
+        .set("token_exchange_audiences", json!([API_B]))
+        .register(&server)
         .await;
     let (status, body) = exchange(&server, &public, subject, &[]).await;
     assert_error(status, &body, "unauthorized_client", "a public client");
@@ -625,14 +618,11 @@ async fn entra_on_behalf_of_follows_the_same_rules(db: TestDb) {
         "an API not among the caller's",
     );
     // jwt-bearer without token-exchange is not permission to exchange.
-    let bearer_only = server
-        .client(json!({
-            "client_name": "bearer only",
-            "profile": "api",
-            "grant_types": [JWT_BEARER],
-            "scope": "b.read",
-            "token_exchange_audiences": [API_B],
-        }))
+    let bearer_only = Registration::new("bearer only", "api")
+        .grant_types(&[JWT_BEARER])
+        .scope("b.read")
+        .set("token_exchange_audiences", json!([API_B]))
+        .register(&server)
         .await;
     let (status, body) = obo(&server, &bearer_only, subject, &[]).await;
     assert_error(
@@ -641,14 +631,11 @@ async fn entra_on_behalf_of_follows_the_same_rules(db: TestDb) {
         "unauthorized_client",
         "no token-exchange grant",
     );
-    let public = server
-        .client(json!({
-            "client_name": "public app",
-            "profile": "spa",
-            "token_endpoint_auth_method": "none",
-            "grant_types": [TOKEN_EXCHANGE, JWT_BEARER],
-            "token_exchange_audiences": [API_B],
-        }))
+    let public = Registration::new("public app", "spa")
+        .public()
+        .grant_types(&[TOKEN_EXCHANGE, JWT_BEARER])
+        .set("token_exchange_audiences", json!([API_B]))
+        .register(&server)
         .await;
     let (status, body) = obo(&server, &public, subject, &[]).await;
     assert_error(status, &body, "unauthorized_client", "a public client");
@@ -715,7 +702,7 @@ async fn exchange_audiences_and_acting_clients_are_admin_metadata(db: TestDb) {
     );
     server.stop().await;
     // The CLI sets them too.
-    let (ok, created, output) = crate::admin_users::cli(
+    let (ok, created, output) = admin_cli(
         &db,
         &[
             "client",

@@ -4,12 +4,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use portcullis::config::SigningAlg;
 use serde_json::{Value, json};
 
 use crate::both_stores;
+use crate::fixtures::Registration;
+use crate::flows::{decoding_key, published_key};
 use crate::harness::{Client, TestDb, TestServer};
 
 const ALGS: [(SigningAlg, Algorithm); 3] = [
@@ -34,16 +35,10 @@ fn validate(server: &TestServer, jwks: &Value, token: &str, expected: &Expected<
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, expected.alg);
     let kid = header.kid.expect("kid");
-    let published = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+    let published = published_key(jwks, &kid);
     assert_eq!(published["alg"], format!("{:?}", expected.alg));
     assert_eq!(published["use"], "sig");
-    let jwk: Jwk = serde_json::from_value(published.clone()).expect("a JWK");
-    let key = DecodingKey::from_jwk(&jwk).expect("a public key");
+    let key = decoding_key(published);
 
     let mut validation = Validation::new(expected.alg);
     validation.set_issuer(&[&server.base]);
@@ -97,13 +92,10 @@ async fn every_resource_algorithm_validates(db: TestDb) {
             .await;
         resources.push(identifier);
     }
-    let client = server
-        .client(json!({
-            "client_name": "multi-API job",
-            "profile": "service",
-            "scope": "read",
-            "allowed_resources": resources,
-        }))
+    let client = Registration::new("multi-API job", "service")
+        .scope("read")
+        .set("allowed_resources", json!(resources))
+        .register(&server)
         .await;
     let jwks = server.jwks().await;
     let mut kids = Vec::new();

@@ -9,46 +9,19 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::both_stores;
-use crate::code_flow::{ORDERS, code, exchange, grant, pkce, resources, web_client};
+use crate::fixtures::{ORDERS, alice_with_every_claim, confidential_client, id_of, resources};
+use crate::flows::{code, exchange, grant, pkce};
 use crate::harness::{Client, TestDb, TestServer, assert_no_store, header, send, send_full};
-
-/// A user with a claim of every scope.
-async fn alice(server: &TestServer) -> Value {
-    let (status, user) = server
-        .admin_post(
-            "/users",
-            json!({
-                "username": "alice",
-                "password": "correct horse battery staple",
-                "name": "Alice Liddell",
-                "given_name": "Alice",
-                "family_name": "Liddell",
-                "locale": "en-GB",
-                "email": "alice@example.com",
-                "email_verified": true,
-                "phone_number": "+44 20 7946 0000",
-                "phone_number_verified": false,
-                "address": { "locality": "Oxford", "country": "GB" },
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{user}");
-    user
-}
 
 /// A web app that may ask for every OpenID scope and for the orders API.
 async fn app(server: &TestServer) -> Client {
     resources(server).await;
-    web_client(
+    confidential_client(
         server,
         "photo prints",
         json!({ "scope": "openid profile email address phone offline_access read" }),
     )
     .await
-}
-
-fn user_id(user: &Value) -> String {
-    user["id"].as_str().expect("id").to_string()
 }
 
 /// `user` signs in to `client` for `scope` (and `audience`); the token response.
@@ -97,8 +70,8 @@ fn names(claims: &Value) -> Vec<String> {
 async fn userinfo_returns_the_claims_of_the_granted_scopes(db: TestDb) {
     let server = TestServer::start(&db).await;
     let client = app(&server).await;
-    let user = alice(&server).await;
-    let id = user_id(&user);
+    let user = alice_with_every_claim().create(&server).await;
+    let id = id_of(&user);
 
     let tokens = tokens_for(&server, &client, &id, "openid profile email", &[]).await;
     let token = access_token(&tokens);
@@ -197,7 +170,7 @@ async fn assert_refused(
 async fn userinfo_refuses_anything_but_an_openid_token_for_this_server(db: TestDb) {
     let server = TestServer::start(&db).await;
     let client = app(&server).await;
-    let id = user_id(&alice(&server).await);
+    let id = id_of(&alice_with_every_claim().create(&server).await);
     let tokens = tokens_for(&server, &client, &id, "openid profile offline_access", &[]).await;
     let good = access_token(&tokens);
 
@@ -331,7 +304,7 @@ async fn userinfo_refuses_anything_but_an_openid_token_for_this_server(db: TestD
 async fn userinfo_refuses_tokens_of_disabled_and_deleted_users(db: TestDb) {
     let server = TestServer::start(&db).await;
     let client = app(&server).await;
-    let id = user_id(&alice(&server).await);
+    let id = id_of(&alice_with_every_claim().create(&server).await);
     let token = access_token(&tokens_for(&server, &client, &id, "openid profile", &[]).await);
     assert_eq!(userinfo(&server, &token).await.0, 200);
 
