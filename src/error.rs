@@ -5,9 +5,7 @@
 
 use std::borrow::Cow;
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use serde::Serialize;
 
 /// An error code: RFC 6749 §5.2 and §4.1.2.1, and the codes the server answers from other
@@ -128,11 +126,11 @@ pub struct ErrorBody<'a> {
     /// (RFC 6750 §3.1), `invalid_client_metadata` (RFC 7591 §3.2.2), `server_error`,
     /// `temporarily_unavailable`.
     #[schema(value_type = String, example = "invalid_request")]
-    error: ErrorCode,
+    pub(crate) error: ErrorCode,
     /// Fixed text for people; absent when there is none.
     #[serde(skip_serializing_if = "str::is_empty")]
     #[schema(value_type = String)]
-    error_description: &'a str,
+    pub(crate) error_description: &'a str,
 }
 
 macro_rules! constructors {
@@ -242,34 +240,6 @@ impl std::fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        metrics::counter!("portcullis_oauth_errors_total", "error" => self.code.as_str())
-            .increment(1);
-        if self.status.is_server_error() {
-            tracing::error!(error = self.code.as_str(), detail = ?self.detail, "request failed");
-        } else {
-            tracing::info!(error = self.code.as_str(), detail = ?self.detail, "request refused");
-        }
-        let body = ErrorBody {
-            error: self.code,
-            error_description: &self.description,
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        let headers = response.headers_mut();
-        // RFC 6749 §5.1: token responses, errors included, are never cached.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if let Some(scheme) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
-        }
-        if let Some(secs) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
 
 /// Store and other internal failures: logged with their cause, answered without it.
 impl From<crate::store::StoreError> for OAuthError {

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
+use http::HeaderMap;
 
 /// An IP address block (`10.0.0.0/8`, `fd00::/8`), or one address (`192.0.2.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use http::HeaderValue;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

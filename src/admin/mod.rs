@@ -5,6 +5,7 @@
 pub mod client_metadata;
 pub mod clients;
 mod error;
+pub mod events;
 pub mod issuers;
 pub mod keys;
 pub mod legacy_usage;

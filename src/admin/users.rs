@@ -6,9 +6,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Actor, AdminError, Page};
-use crate::error::OAuthError;
+use crate::oauth::context::ProtocolContext;
 use crate::secret::Secret;
-use crate::state::AppState;
 use crate::store::{AuditEvent, Store, StoreError, UserRow};
 use crate::throttle::account_key;
 use crate::users::{
@@ -149,13 +148,13 @@ pub async fn list(store: &Store, page: &Page) -> Result<UserList, AdminError> {
 /// Replaces the claims; changes the username, `disabled` and the password where the request
 /// gives them (see `UserRequest`).
 pub async fn update(
-    state: &AppState,
+    protocol: &ProtocolContext,
     actor: &Actor,
     id: &str,
     req: UserRequest,
     now: i64,
 ) -> Result<User, AdminError> {
-    let store = &state.store;
+    let store = &protocol.store;
     let existing = User::from_row(store.get_user(id).await?.ok_or_else(not_found)?)?;
     let username = match req.username.as_deref() {
         Some(u) => normalize_username(u)?,
@@ -169,7 +168,7 @@ pub async fn update(
     let row = UserRow {
         id: id.to_string(),
         username,
-        password_hash: new_hash(&state.passwords, req.password).await?,
+        password_hash: new_hash(&protocol.passwords, req.password).await?,
         claims: claims_json(&claims)?,
         disabled: req.disabled.unwrap_or(existing.disabled),
         created_at: existing.created_at,
@@ -193,9 +192,7 @@ pub async fn update(
     // Every request that disables cuts off (idempotent), so a disable whose revocation failed
     // can simply be repeated.
     if req.disabled == Some(true) {
-        cut_off(state, id, now)
-            .await
-            .map_err(AdminError::Protocol)?;
+        cut_off(protocol, id, now).await?;
     }
     Ok(User::from_row(row)?)
 }
@@ -221,20 +218,23 @@ pub async fn set_password(
     }
 }
 
-pub async fn delete(state: &AppState, actor: &Actor, id: &str, now: i64) -> Result<(), AdminError> {
-    if state.store.get_user(id).await?.is_none() {
+pub async fn delete(
+    protocol: &ProtocolContext,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    if protocol.store.get_user(id).await?.is_none() {
         return Err(not_found());
     }
     // Revoked before the row goes, so a failure leaves a user that can be deleted again;
     // and once more after, for a grant that raced in between.
-    cut_off(state, id, now)
-        .await
-        .map_err(AdminError::Protocol)?;
+    cut_off(protocol, id, now).await?;
     let audit = AuditEvent::new(now, &actor.0, "user.delete", id, json!({}));
-    if !state.store.delete_user(id, &audit).await? {
+    if !protocol.store.delete_user(id, &audit).await? {
         return Err(not_found());
     }
-    cut_off(state, id, now).await.map_err(AdminError::Protocol)
+    cut_off(protocol, id, now).await
 }
 
 /// Clears the user's sign-in lockout: the account's throttle counter (RFC 9700 §4.10), audited
@@ -261,6 +261,6 @@ pub async fn clear_lockout(
 }
 
 /// Cuts the user off (`oauth::revoke::cut_off_user`): grants revoked, sessions ended.
-async fn cut_off(state: &AppState, user_id: &str, now: i64) -> Result<(), OAuthError> {
-    Ok(crate::oauth::revoke::cut_off_user(state, user_id, now).await?)
+async fn cut_off(protocol: &ProtocolContext, user_id: &str, now: i64) -> Result<(), AdminError> {
+    Ok(crate::oauth::revoke::cut_off_user(protocol, user_id, now).await?)
 }

@@ -1,6 +1,6 @@
 //! `portcullis events`: the audit trail, as `GET /admin/events` gives it.
 
-use portcullis::audit::{self, EventQuery};
+use portcullis::admin::events::{self, EventQuery};
 
 use super::Context;
 use crate::EventsArgs;
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, a: EventsArgs) -> anyhow::Result<()> {
         limit: a.limit,
         cursor: a.cursor,
     };
-    ctx.out.print(&audit::list(&store, &query).await?);
+    ctx.out.print(&events::list(&store, &query).await?);
     store.close().await;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod device;
 pub mod device_authorization;
 pub mod discovery;
+mod error_response;
 pub mod extract;
 pub mod health;
 pub mod introspect;

@@ -31,6 +31,7 @@ mod introspection;
 mod jwt_bearer;
 mod kek_rotation;
 mod keys;
+mod layers;
 mod legacy;
 mod logout;
 mod metrics;

@@ -1,4 +1,4 @@
-//! `GET /admin/events`: security events and admin changes, filtered and paged (`audit::list`).
+//! `GET /admin/events`: security events and admin changes, filtered and paged (`admin::events::list`).
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use crate::audit::{self, EventPage, EventQuery};
+use crate::admin::events::{self, EventPage, EventQuery};
 use crate::error::{ErrorBody, OAuthError};
 use crate::http::extract::Query;
 use crate::names::path::admin;
@@ -25,5 +25,5 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<EventQuery>,
 ) -> Result<Response, OAuthError> {
-    Ok(Json(audit::list(&state.store, &query).await?).into_response())
+    Ok(Json(events::list(&state.store, &query).await?).into_response())
 }
