@@ -2,7 +2,8 @@
 //! addresses; the de-facto `X-Forwarded-For` list). Only when the TCP peer is a trusted proxy
 //! is the header read, and then from the right: each trusted hop is skipped, and the first
 //! address that is not a trusted proxy is the client. Entries further left were written by
-//! whoever sent the request and prove nothing.
+//! whoever sent the request and prove nothing. Also the loopback-host test the config and
+//! client registration share.
 
 use std::net::IpAddr;
 
