@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/purge.sh — what one housekeeping pass costs on a big backlog (issue 9).
+# bench/purge.sh — what one housekeeping pass costs on a big backlog.
 #
 #   bash bench/purge.sh                    # 1,000,000 expired rows, SQLite and Postgres
 #   PURGE_ROWS=100000 PURGE_STORES=sqlite bash bench/purge.sh

@@ -29,7 +29,7 @@ GUARD_FLOORS = {
     "flow-sso": 0.005,
 }
 
-# The issue's targets (issue 8), for the full run.
+# The performance targets, for the full run.
 TARGET_CC_RATIO = 0.70
 TARGET_CC_P99_MS = 10.0
 TARGET_SSO = 1000.0
@@ -218,7 +218,7 @@ def main(path):
             guard_failures.append("no store was measured")
         w("")
     else:
-        w("## Targets (issue 8)")
+        w("## Targets")
         w("")
         w("| target | where | measured | |")
         w("|---|---|---|---|")

@@ -99,12 +99,9 @@ pub async fn purge(
     let batch = config.housekeeping.batch_size.max(1) as i64;
     // Until this long after expiry, a token issued from a code or refresh row may live: the
     // configured access-token lifetime, or a resource's own when longer.
-    let by_resource = store
-        .max_resource_token_lifetime()
-        .await?
-        .unwrap_or(0)
-        .max(0) as u64;
-    let longest = by_resource.max(config.tokens.access_token_lifetime) as i64;
+    let longest = store
+        .longest_access_token_lifetime(config.tokens.access_token_lifetime)
+        .await? as i64;
     let used_before = now - longest;
     let idle_since = now - config.session.idle_lifetime as i64;
     let mut counts = PurgeCounts::default();

@@ -57,11 +57,9 @@ pub async fn rotate_reporting(
     };
     let valid_from = now + activate_in as i64;
     let longest = store
-        .max_resource_token_lifetime()
+        .longest_access_token_lifetime(config.tokens.access_token_lifetime)
         .await?
-        .unwrap_or(0)
-        .max(config.tokens.access_token_lifetime as i64)
-        .max(config.tokens.id_token_lifetime as i64);
+        .max(config.tokens.id_token_lifetime) as i64;
     let rows = algs
         .into_iter()
         .map(|alg| {

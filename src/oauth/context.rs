@@ -65,13 +65,9 @@ impl ProtocolContext {
 
     /// The longest an access token issued now can live: config or any resource's own setting.
     pub async fn longest_access_token_lifetime(&self) -> Result<u64, StoreError> {
-        let by_resource = self
-            .store
-            .max_resource_token_lifetime()
-            .await?
-            .unwrap_or(0)
-            .max(0) as u64;
-        Ok(by_resource.max(self.config.tokens.access_token_lifetime))
+        self.store
+            .longest_access_token_lifetime(self.config.tokens.access_token_lifetime)
+            .await
     }
 
     /// How many unknown clients' secrets this server checked against the dummy digest: the

@@ -138,4 +138,15 @@ impl Store {
         .fetch_one(pool)
         .await)?)
     }
+
+    /// The longest an access token issued now can live: `configured` (the config's lifetime)
+    /// or any resource's own setting, whichever is longer.
+    pub async fn longest_access_token_lifetime(&self, configured: u64) -> Result<u64> {
+        let by_resource = self
+            .max_resource_token_lifetime()
+            .await?
+            .unwrap_or(0)
+            .max(0) as u64;
+        Ok(by_resource.max(configured))
+    }
 }
