@@ -12,7 +12,7 @@ use crate::flows::{
     assert_error, code_flow_tokens, is_active, refresh, str_of, token, token_request,
     validate_id_token,
 };
-use crate::harness::{Client, TestDb, TestServer, jwt_claims, send};
+use crate::harness::{Client, TestDb, TestServer, count, jwt_claims, send};
 
 async fn rotation_detects_reuse_and_kills_the_family(db: TestDb) {
     let server = TestServer::start(&db).await;
@@ -280,7 +280,52 @@ async fn a_busy_family_still_ends_at_its_absolute_end(db: TestDb) {
     server.stop().await;
 }
 
+/// One deny-list rule for every revocation of a grant (`oauth::revoke`): the entry outlives
+/// every token the grant could have issued, refresh tokens included, whether the grant ends by
+/// `/revoke` (RFC 7009 §2.1) or by a replay (RFC 9700 §4.14.2).
+async fn every_revoked_grant_is_denied_for_the_refresh_lifetime(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server.state.clock.freeze();
+    resources(&server).await;
+    let web = confidential_client(&server, "web app", json!({})).await;
+    let lifetime = server.state.config.tokens.refresh_token_lifetime as i64;
+    assert!(lifetime > server.state.config.tokens.access_token_lifetime as i64);
+    let denied_until = |grant: String| {
+        let store = &server.state.store;
+        async move {
+            count(
+                store,
+                &format!("SELECT expires_at FROM revocations WHERE revoked_key = 'grant:{grant}'"),
+            )
+            .await
+        }
+    };
+
+    let revoked = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
+    let grant = jwt_claims(str_of(&revoked, "access_token"))["grant_id"].to_string();
+    let (status, body) = server
+        .post_as(
+            "/revoke",
+            &web,
+            &[("token", str_of(&revoked, "refresh_token"))],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let until = denied_until(grant.trim_matches('"').to_string()).await;
+    assert!(until >= server.state.now() + lifetime, "/revoke: {until}");
+
+    let replayed = code_flow_tokens(&server, &web, "openid offline_access", &[]).await;
+    let grant = jwt_claims(str_of(&replayed, "access_token"))["grant_id"].to_string();
+    let old = str_of(&replayed, "refresh_token");
+    assert_eq!(refresh(&server, &web, old, &[]).await.0, 200);
+    assert_eq!(refresh(&server, &web, old, &[]).await.0, 400);
+    let until = denied_until(grant.trim_matches('"').to_string()).await;
+    assert!(until >= server.state.now() + lifetime, "replay: {until}");
+    server.stop().await;
+}
+
 both_stores!(
+    every_revoked_grant_is_denied_for_the_refresh_lifetime,
     idle_lifetime_expires_unused_tokens,
     a_busy_family_still_ends_at_its_absolute_end,
     rotation_detects_reuse_and_kills_the_family,
