@@ -143,7 +143,7 @@ async fn doctor_fails_without_a_database_or_a_server() {
         format!("http://{}", listener.local_addr().expect("addr"))
     };
     let mut urls = vec![url];
-    if let Ok(pg) = std::env::var(crate::harness::POSTGRES_ENV) {
+    if let Some(pg) = crate::harness::postgres_url("doctor_fails_without_a_database_or_a_server") {
         let mut pg = url::Url::parse(&pg).expect("postgres url");
         pg.set_path("portcullis_no_such_database");
         urls.push(pg.to_string());

@@ -20,6 +20,22 @@ use tokio::sync::oneshot;
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 pub const POSTGRES_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 
+/// The Postgres server tests create their databases on, or `None` after a loud skip message.
+/// With `PORTCULLIS_TEST_REQUIRE_POSTGRES=1` (CI) a missing Postgres is a failure instead.
+pub fn postgres_url(test: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(POSTGRES_ENV) {
+        return Some(url);
+    }
+    if std::env::var("PORTCULLIS_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "PORTCULLIS_TEST_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set: \
+             {test} cannot run its Postgres half"
+        );
+    }
+    loud_skip(test);
+    None
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -68,17 +84,7 @@ impl Backend {
                 })
             }
             Backend::Postgres => {
-                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-                    // CI sets this: there a missing Postgres is a failure, not a skip.
-                    if std::env::var("PORTCULLIS_TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                        panic!(
-                            "PORTCULLIS_TEST_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set: \
-                             {test} cannot run its Postgres half"
-                        );
-                    }
-                    loud_skip(test);
-                    return None;
-                };
+                let admin_url = postgres_url(test)?;
                 let name = format!("portcullis_t_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = connect_pg(&admin_url).await;
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
