@@ -3,7 +3,7 @@
 //! `portcullis events`.
 
 use portcullis::store::AuditEvent;
-use portcullis::throttle::{self, SignIn};
+use portcullis::throttle::SignIn;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ use crate::fixtures::{
 };
 use crate::flows::{
     browser, code, exchange, get_authorize, grant, pkce, spa_request, submit_consent,
-    submit_sign_in, token,
+    submit_sign_in, throttled_sign_in, token,
 };
 use crate::harness::{EcKey, TestDb, TestServer, admin_cli, jwt_claims, send};
 
@@ -40,16 +40,7 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
     let home = ip("192.0.2.1");
     // Five free failures, then the sixth blocks the account.
     for n in 1..=6 {
-        let out = throttle::sign_in(
-            &state.store,
-            &state.passwords,
-            &state.config.throttle,
-            "alice",
-            "wrong",
-            home,
-            state.now(),
-        )
-        .await;
+        let out = throttled_sign_in(state, "alice", "wrong", home).await;
         assert!(matches!(out, Ok(SignIn::Refused)), "failure {n}: {out:?}");
     }
     let failures = events(&server, &format!("type=sign_in.failure&target={id}")).await;
@@ -67,16 +58,7 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
     );
 
     // An unknown user: the event names no one, and never the typed name.
-    let out = throttle::sign_in(
-        &state.store,
-        &state.passwords,
-        &state.config.throttle,
-        "mallory",
-        "x",
-        ip("192.0.2.9"),
-        state.now(),
-    )
-    .await;
+    let out = throttled_sign_in(state, "mallory", "x", ip("192.0.2.9")).await;
     assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
     let unknown = events(&server, "actor=ip:192.0.2.9").await;
     assert_eq!(
@@ -88,16 +70,7 @@ async fn sign_ins_failures_and_lockouts_are_recorded(db: TestDb) {
 
     // The lockout ends; the right password is a success event.
     state.clock.advance(2);
-    let out = throttle::sign_in(
-        &state.store,
-        &state.passwords,
-        &state.config.throttle,
-        "alice",
-        PASSWORD,
-        home,
-        state.now(),
-    )
-    .await;
+    let out = throttled_sign_in(state, "alice", PASSWORD, home).await;
     assert!(matches!(out, Ok(SignIn::User(_))), "{out:?}");
     let all = events(&server, &format!("target={id}")).await;
     assert_eq!(all[0]["action"], "sign_in.success");

@@ -622,3 +622,23 @@ pub fn verify_with_jwks(jwks: &Value, token: &str, issuer: &str) -> Value {
         .expect("signature verifies")
         .claims
 }
+
+/// The sign-in step every sign-in form and the password grant share (`throttle::sign_in`),
+/// called straight on a test server's state at its current time.
+pub async fn throttled_sign_in(
+    state: &portcullis::state::AppState,
+    username: &str,
+    password: &str,
+    from: std::net::IpAddr,
+) -> Result<portcullis::throttle::SignIn, portcullis::users::UserError> {
+    portcullis::throttle::sign_in(
+        &state.store,
+        &state.passwords,
+        &state.config.throttle,
+        username,
+        password,
+        from,
+        state.now(),
+    )
+    .await
+}

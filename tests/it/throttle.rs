@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::both_stores;
 use crate::fixtures::{PASSWORD, alice, ip, spa_with_alice};
-use crate::flows::{browser, field, get_authorize, pkce, spa_request};
+use crate::flows::{browser, field, get_authorize, pkce, spa_request, throttled_sign_in};
 use crate::harness::{TestDb, TestServer, admin_cli, header, send, send_full};
 
 /// The seconds a sign-in must wait now, or 0 when it may go ahead.
@@ -337,32 +337,14 @@ async fn unknown_users_cost_a_password_verification(db: TestDb) {
     alice().create(&server).await;
     for name in ["nobody", "no such user"] {
         let before = state.passwords.dummy_checks();
-        let out = throttle::sign_in(
-            &state.store,
-            &state.passwords,
-            &state.config.throttle,
-            name,
-            PASSWORD,
-            ip("192.0.2.1"),
-            state.now(),
-        )
-        .await;
+        let out = throttled_sign_in(state, name, PASSWORD, ip("192.0.2.1")).await;
         assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
         assert!(
             state.passwords.dummy_checks() > before,
             "{name}: no dummy verification"
         );
     }
-    let out = throttle::sign_in(
-        &state.store,
-        &state.passwords,
-        &state.config.throttle,
-        "alice",
-        "wrong",
-        ip("192.0.2.2"),
-        state.now(),
-    )
-    .await;
+    let out = throttled_sign_in(state, "alice", "wrong", ip("192.0.2.2")).await;
     assert!(matches!(out, Ok(SignIn::Refused)), "{out:?}");
     server.stop().await;
 }
